@@ -46,7 +46,9 @@ export function decode<T>(kind: EnvelopeKind, bytes: Uint8Array): T {
   }
   const [version, k, payload] = value as [unknown, unknown, unknown];
   if (version !== codecVersion) {
-    throw new CodecError(`cannot decode ${kind}: envelope version ${String(version)}, expected ${codecVersion}`);
+    throw new CodecError(
+      `cannot decode ${kind}: envelope version ${String(version)}, expected ${codecVersion}`,
+    );
   }
   if (k !== kind) {
     throw new CodecError(`cannot decode ${kind}: envelope holds ${String(k)}`);

@@ -68,7 +68,8 @@ export function validateRaftConfig(c: RaftConfig): void {
     throw new Error(`invalid raft config: ${why}`);
   };
   if (c.id === "") fail("id must not be empty");
-  if (!Number.isInteger(c.heartbeatTicks) || c.heartbeatTicks < 1) fail("heartbeatTicks must be >= 1");
+  if (!Number.isInteger(c.heartbeatTicks) || c.heartbeatTicks < 1)
+    fail("heartbeatTicks must be >= 1");
   if (!Number.isInteger(c.electionTicks) || c.electionTicks <= c.heartbeatTicks)
     fail("electionTicks must be an integer > heartbeatTicks");
   if (c.msgEntriesMax < 1) fail("msgEntriesMax must be >= 1");
