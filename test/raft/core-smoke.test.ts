@@ -38,7 +38,7 @@ class Cluster {
         if (this.down.has(id) || !n.hasReady()) continue;
         work = true;
         const rd = n.ready();
-        this.inbox.push(...rd.messages);
+        this.inbox.push(...rd.earlyMessages, ...rd.messages);
         this.applied.get(id)!.push(...rd.committedEntries);
         n.advance();
       }

@@ -47,6 +47,15 @@ export type ReadIndexResult =
   | { ok: true }
   | { ok: false; error: "not-leader" | "too-many-pending-reads"; leader: NodeId };
 
+/** Leader messages that do not depend on the leader's own unpersisted state. */
+const earlyTypes: ReadonlySet<Message["type"]> = new Set([
+  "app",
+  "heartbeat",
+  "snap",
+  "timeout-now",
+  "read-index-resp",
+]);
+
 /** Heartbeat responses without snapshot progress before the current chunk is sent again. */
 const snapshotResendHeartbeats = 3;
 
@@ -88,7 +97,13 @@ export class Raft {
   private deferredReads: { from: NodeId; context: string }[] = [];
   private snapshotReceive: SnapshotReceive | undefined;
 
+  /** Messages to send once this Ready's writes are durable. */
   msgs: Message[] = [];
+  /**
+   * The leader's appends, heartbeats and snapshot chunks, which may go out while its own write is
+   * in progress (Raft thesis §10.2.1): its own log counts toward commit only once durable.
+   */
+  msgsEarly: Message[] = [];
   readStates: ReadState[] = [];
 
   constructor(cfg: RaftConfig, init: RaftInitialState) {
@@ -133,7 +148,8 @@ export class Raft {
       this.cfg.inflightMsgsMax,
       this.cfg.inflightBytesMax,
     );
-    if (id === this.id) pr.match = this.log.lastIndex();
+    // Our own entries count toward commit only once durable.
+    if (id === this.id) pr.match = Math.min(this.log.stabled, this.log.lastIndex());
     return pr;
   }
 
@@ -858,10 +874,15 @@ export class Raft {
     let index = this.log.lastIndex();
     const stamped: Entry[] = ents.map((e) => ({ ...e, index: ++index, term: this.term }));
     for (const e of stamped) this.uncommittedBytes += entryBytes(e);
-    const last = this.log.append(stamped);
-    this.progress.get(this.id)!.maybeUpdate(last);
-    this.maybeCommit();
-    return last;
+    return this.log.append(stamped);
+  }
+
+  /** The shell made the log durable up to index: the leader's own copy now counts. */
+  stableTo(index: number): void {
+    if (this.role !== "leader") return;
+    const self = this.progress.get(this.id);
+    if (self === undefined || !self.maybeUpdate(index)) return;
+    if (this.maybeCommit()) this.bcastAppend();
   }
 
   /** Called when committed entries are handed to the application. */
@@ -1076,7 +1097,8 @@ export class Raft {
       msg.term > 0 || msg.type === "pre-vote-resp",
       () => `message ${msg.type} without a term`,
     );
-    this.msgs.push(msg);
+    if (this.role === "leader" && earlyTypes.has(msg.type)) this.msgsEarly.push(msg);
+    else this.msgs.push(msg);
   }
 
   status(): RaftStatus {

@@ -114,7 +114,7 @@ export class RawNode {
     if (this.#outstanding !== undefined) return false;
     const r = this.#raft;
     const log = r.log;
-    if (r.msgs.length > 0 || r.readStates.length > 0) return true;
+    if (r.msgs.length > 0 || r.msgsEarly.length > 0 || r.readStates.length > 0) return true;
     if (log.pendingSnapshot !== undefined || log.stabled < log.lastIndex()) return true;
     if (log.committed > log.applying) return true;
     if (r.confVersion !== this.#prevConfVersion) return true;
@@ -141,6 +141,7 @@ export class RawNode {
     const rd: Ready = {
       entries,
       committedEntries: committed,
+      earlyMessages: r.msgsEarly,
       messages: r.msgs,
       readStates: r.readStates,
       mustSync: termOrVoteChanged || entries.length > 0 || snapshot !== undefined,
@@ -151,6 +152,7 @@ export class RawNode {
     if (snapshot !== undefined) rd.snapshot = snapshot;
     if (r.confVersion !== this.#prevConfVersion) rd.confState = r.confState();
     r.msgs = [];
+    r.msgsEarly = [];
     r.readStates = [];
 
     const last = committed[committed.length - 1];
@@ -178,6 +180,7 @@ export class RawNode {
     const r = this.#raft;
     const log = r.log;
     log.stabled = Math.max(log.stabled, o.stableTo);
+    r.stableTo(log.stabled);
     if (o.snapshot !== undefined) {
       assert(log.pendingSnapshot === o.snapshot, "pending snapshot replaced during Ready");
       log.pendingSnapshot = undefined;

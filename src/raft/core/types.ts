@@ -119,7 +119,10 @@ export type Message =
 
 export type MessageType = Message["type"];
 
-/** The batch of work the shell must do, in this order: persist, send, apply, then advance(). */
+/**
+ * The batch of work the shell must do, in this order: send earlyMessages (optional: they may also
+ * go with messages), persist, send messages, apply, then advance().
+ */
 export interface Ready {
   /** Set when leader or role changed since the last Ready. */
   softState?: SoftState;
@@ -134,6 +137,11 @@ export interface Ready {
   snapshot?: Snapshot;
   /** Entries to apply to the state machine, in order, after persisting. */
   committedEntries: Entry[];
+  /**
+   * The leader's appends, heartbeats and snapshot chunks: may be sent before or while the writes
+   * above are made durable (the leader's own copy counts toward commit only after advance()).
+   */
+  earlyMessages: Message[];
   /** Messages to send only after everything above is durable. */
   messages: Message[];
   readStates: ReadState[];
