@@ -22,7 +22,7 @@ class Cluster {
       s = (s * 1103515245 + 12345) % 2147483648;
       return s / 2147483648;
     };
-    const node = new RawNode(makeRaftConfig({ id, rng, ...extra }), {
+    const node = new RawNode(makeRaftConfig({ id, rng, earlyMessages: true, ...extra }), {
       hardState: { term: 0, vote: "", commit: 0 },
       snapshot: { meta: { index: 0, term: 0, confState }, data: new Uint8Array() },
       entries: [],

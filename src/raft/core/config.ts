@@ -34,6 +34,11 @@ export interface RaftConfig {
   proposalBytesMax: number;
   /** Pending ReadIndex requests held by the leader (beyond this, new ones are refused). */
   pendingReadsMax: number;
+  /**
+   * Put the leader's appends and heartbeats in Ready.earlyMessages so that the shell can send them
+   * while it persists (off: every message waits in Ready.messages).
+   */
+  earlyMessages: boolean;
   /** Observes structured events; must not call back into the core. */
   onEvent?: (e: RaftEvent) => void;
 }
@@ -52,6 +57,7 @@ export const raftConfigDefaults = {
   snapshotChunkBytes: 1 << 20,
   proposalBytesMax: 1 << 20,
   pendingReadsMax: 10_000,
+  earlyMessages: false,
 } as const satisfies Partial<RaftConfig>;
 
 export type RaftConfigInput = Pick<RaftConfig, "id" | "rng"> &

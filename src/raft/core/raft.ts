@@ -1097,8 +1097,9 @@ export class Raft {
       msg.term > 0 || msg.type === "pre-vote-resp",
       () => `message ${msg.type} without a term`,
     );
-    if (this.role === "leader" && earlyTypes.has(msg.type)) this.msgsEarly.push(msg);
-    else this.msgs.push(msg);
+    if (this.cfg.earlyMessages && this.role === "leader" && earlyTypes.has(msg.type)) {
+      this.msgsEarly.push(msg);
+    } else this.msgs.push(msg);
   }
 
   status(): RaftStatus {
