@@ -12,6 +12,8 @@ const packr = new Packr({
   mapsAsObjects: true,
   bundleStrings: false,
   useFloat32: 0,
+  // Decoded bytes must not pin the whole received batch buffer in memory.
+  copyBuffers: true,
 });
 
 /** Bumped when the shape of an encoded value changes incompatibly. */

@@ -1,0 +1,254 @@
+// Start, kill and restart replica OS processes on loopback; shared by cluster/local.ts, the
+// real-process tests and the benchmarks.
+import { type ChildProcess, spawn } from "node:child_process";
+import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
+import { createServer } from "node:net";
+import { dirname, join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import * as grpc from "@grpc/grpc-js";
+import {
+  LEADER_ADDRESS_METADATA,
+  type ProposeResponse,
+  type ReadResponse,
+  ReplicaClient,
+} from "../../src/server/replica-api.js";
+
+export const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+
+/** A free TCP port on 127.0.0.1 (bound and released; good enough on a test machine). */
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once("error", rej);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      if (addr === null || typeof addr === "string") return rej(new Error("no port"));
+      srv.close(() => res(addr.port));
+    });
+  });
+}
+
+export interface ReplicaSpec {
+  id: string;
+  peerPort: number;
+  apiPort: number;
+  dataDir: string;
+}
+
+export interface ClusterOptions {
+  /** Root folder for data dirs and logs. */
+  dir: string;
+  replicas: number;
+  clusterId?: string;
+  tickMs?: number;
+  snapshotEntries?: number;
+  logLevel?: string;
+}
+
+export class ReplicaProcess {
+  child: ChildProcess | undefined;
+  #log: WriteStream | undefined;
+  exits = 0;
+
+  constructor(
+    readonly spec: ReplicaSpec,
+    private readonly args: string[],
+    readonly logFile: string,
+  ) {}
+
+  get apiAddress(): string {
+    return `127.0.0.1:${this.spec.apiPort}`;
+  }
+
+  start(): void {
+    if (this.child && this.child.exitCode === null && this.child.signalCode === null) {
+      throw new Error(`${this.spec.id} is already running`);
+    }
+    this.#log = createWriteStream(this.logFile, { flags: "a" });
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", join(projectRoot, "src/server/main.ts"), ...this.args],
+      { cwd: projectRoot, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    child.stdout?.pipe(this.#log, { end: false });
+    child.stderr?.pipe(this.#log, { end: false });
+    child.once("exit", () => {
+      this.exits++;
+    });
+    this.child = child;
+  }
+
+  running(): boolean {
+    return (
+      this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null
+    );
+  }
+
+  /** Send a signal and wait (bounded) for the process to exit when the signal ends it. */
+  async kill(signal: NodeJS.Signals = "SIGKILL", waitMs = 10_000): Promise<void> {
+    const child = this.child;
+    if (!child || !this.running()) return;
+    const exited = new Promise<void>((res) => child.once("exit", () => res()));
+    child.kill(signal);
+    if (signal === "SIGSTOP" || signal === "SIGCONT") return;
+    await Promise.race([exited, sleep(waitMs)]);
+    if (this.running()) {
+      child.kill("SIGKILL");
+      await exited;
+    }
+  }
+}
+
+export class LocalCluster {
+  readonly replicas: ReplicaProcess[] = [];
+
+  private constructor(readonly opts: ClusterOptions) {}
+
+  static async create(opts: ClusterOptions): Promise<LocalCluster> {
+    const c = new LocalCluster(opts);
+    mkdirSync(opts.dir, { recursive: true });
+    const specs: ReplicaSpec[] = [];
+    for (let i = 1; i <= opts.replicas; i++) {
+      specs.push({
+        id: `n${i}`,
+        peerPort: await freePort(),
+        apiPort: await freePort(),
+        dataDir: join(opts.dir, `n${i}`),
+      });
+    }
+    const initial = specs.map((s) => `${s.id}=127.0.0.1:${s.peerPort}`).join(",");
+    const apis = specs.map((s) => `${s.id}=127.0.0.1:${s.apiPort}`).join(",");
+    for (const s of specs) {
+      const args = [
+        `--id=${s.id}`,
+        `--cluster-id=${opts.clusterId ?? "novanet-local"}`,
+        `--data-dir=${s.dataDir}`,
+        `--peer-listen=127.0.0.1:${s.peerPort}`,
+        `--api-listen=127.0.0.1:${s.apiPort}`,
+        `--initial-cluster=${initial}`,
+        `--api-addresses=${apis}`,
+        `--tick-ms=${opts.tickMs ?? 50}`,
+        `--snapshot-entries=${opts.snapshotEntries ?? 10_000}`,
+        `--log-level=${opts.logLevel ?? "info"}`,
+      ];
+      c.replicas.push(new ReplicaProcess(s, args, join(opts.dir, `${s.id}.log`)));
+    }
+    return c;
+  }
+
+  startAll(): void {
+    for (const r of this.replicas) r.start();
+  }
+
+  byId(id: string): ReplicaProcess {
+    const r = this.replicas.find((x) => x.spec.id === id);
+    if (!r) throw new Error(`no replica ${id}`);
+    return r;
+  }
+
+  endpoints(): string[] {
+    return this.replicas.map((r) => r.apiAddress);
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(this.replicas.map((r) => r.kill("SIGTERM")));
+  }
+}
+
+type Unary<Req, Res> = (
+  req: Req,
+  md: grpc.Metadata,
+  opts: grpc.CallOptions,
+  cb: (err: grpc.ServiceError | null, res?: Res) => void,
+) => void;
+
+/** A client of the replica API that follows the leader; used by tests and benchmarks. */
+export class ReplicaApiClient {
+  readonly #clients = new Map<string, grpc.Client>();
+  #leader: string | undefined;
+
+  constructor(readonly endpoints: string[]) {}
+
+  client(endpoint: string): grpc.Client {
+    let c = this.#clients.get(endpoint);
+    if (!c) {
+      c = new ReplicaClient(endpoint, grpc.credentials.createInsecure());
+      this.#clients.set(endpoint, c);
+    }
+    return c;
+  }
+
+  call<Req, Res>(endpoint: string, method: string, req: Req, deadlineMs = 5000): Promise<Res> {
+    const c = this.client(endpoint) as unknown as Record<string, Unary<Req, Res>>;
+    const fn = c[method];
+    if (!fn) throw new Error(`no method ${method}`);
+    return new Promise((res, rej) => {
+      fn.call(c, req, new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (err, out) =>
+        err ? rej(err) : res(out as Res),
+      );
+    });
+  }
+
+  /** Propose through the leader, following redirects; bounded attempts within deadlineMs. */
+  async propose(data: Uint8Array, deadlineMs = 10_000): Promise<ProposeResponse> {
+    const until = Date.now() + deadlineMs;
+    let attempt = 0;
+    let lastErr: unknown;
+    while (Date.now() < until && attempt < 200) {
+      const target = this.#leader ?? this.endpoints[attempt % this.endpoints.length]!;
+      attempt++;
+      try {
+        const out = await this.call<{ data: string }, ProposeResponse>(
+          target,
+          "propose",
+          { data: Buffer.from(data).toString("base64") },
+          Math.max(1, Math.min(5000, until - Date.now())),
+        );
+        this.#leader = target;
+        return out;
+      } catch (err) {
+        lastErr = err;
+        const e = err as grpc.ServiceError;
+        const hinted = e.metadata?.get(LEADER_ADDRESS_METADATA)[0];
+        if (typeof hinted === "string" && hinted !== "" && hinted !== target) {
+          this.#leader = hinted;
+          continue;
+        }
+        this.#leader = undefined;
+        await sleep(Math.min(50 * attempt, 250));
+      }
+    }
+    throw lastErr ?? new Error("propose: deadline exceeded");
+  }
+
+  read(endpoint: string, consistency: "linearizable" | "stale"): Promise<ReadResponse> {
+    return this.call(endpoint, "read", { consistency });
+  }
+
+  status(endpoint: string, deadlineMs = 2000): Promise<Record<string, unknown>> {
+    return this.call(endpoint, "status", {}, deadlineMs);
+  }
+
+  /** The endpoint of the replica that reports itself leader, polling until deadlineMs. */
+  async waitLeader(endpoints = this.endpoints, deadlineMs = 15_000): Promise<string> {
+    const until = Date.now() + deadlineMs;
+    while (Date.now() < until) {
+      for (const ep of endpoints) {
+        try {
+          const s = await this.status(ep, 500);
+          if (s.role === "leader") return ep;
+        } catch {
+          // Not up yet.
+        }
+      }
+      await sleep(100);
+    }
+    throw new Error(`no leader among ${endpoints.join(", ")} within ${deadlineMs} ms`);
+  }
+
+  close(): void {
+    for (const c of this.#clients.values()) c.close();
+    this.#clients.clear();
+  }
+}

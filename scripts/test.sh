@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs every test: type check, lint, unit/scenario/property/process tests, and the Raft simulator
+# over 1,000 seeds. Installs what it needs first. Exits non-zero on the first failing stage.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+results=$(mktemp -d)
+trap 'rm -rf "$results"' EXIT
+
+echo "== typecheck"
+npm run --silent typecheck
+echo "== lint"
+npx biome check .
+echo "== vitest"
+npx vitest run --reporter=default --reporter=json --outputFile="$results/vitest.json"
+echo "== simulator (seeds ${SIM_SEEDS:-1-1000})"
+npm run --silent sim -- --seeds "${SIM_SEEDS:-1-1000}"
+
+node -e '
+  const r = require(process.argv[1]);
+  const failed = r.numFailedTests + (r.numRuntimeErrorCount ?? 0);
+  console.log(`tests: ${r.numPassedTests} passed, ${failed} failed`);
+  process.exit(failed === 0 && r.numPassedTests > 0 ? 0 : 1);
+' "$results/vitest.json"
