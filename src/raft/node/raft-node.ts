@@ -9,6 +9,7 @@ import type {
   ConfChange,
   ConfState,
   Entry,
+  HardState,
   Message,
   NodeId,
   ProposeError,
@@ -161,6 +162,11 @@ export class RaftNode<Result = unknown> {
   #appliedWaiters: { index: number; resolve: () => void }[] = [];
   #fatal: Error | undefined;
   #appliedConfChanges: { index: number; term: number; pending: PendingProposal }[] = [];
+  /** Last log index known durable on this replica. */
+  #stableIndex = 0;
+  #savedTerm = 0;
+  #savedVote: NodeId = "";
+  #unsavedHardState: HardState | undefined;
   readonly #leaderListeners = new Set<(leader: NodeId, term: number) => void>();
   #lastLeader: NodeId = "";
 
@@ -228,6 +234,9 @@ export class RaftNode<Result = unknown> {
       entries: loaded.entries,
     });
     this.#confState = snap.meta.confState;
+    this.#stableIndex = this.#storage.lastIndex();
+    this.#savedTerm = loaded.hardState.term;
+    this.#savedVote = loaded.hardState.vote;
     this.#log.info(
       {
         term: loaded.hardState.term,
@@ -552,15 +561,39 @@ export class RaftNode<Result = unknown> {
   async #handleReady(rd: Ready): Promise<void> {
     // The leader replicates while it writes its own copy (its copy counts once durable).
     if (rd.earlyMessages.length > 0) this.#transport.send(rd.earlyMessages);
-    // 1. Persist: nothing below may happen before this write is durable.
-    if (rd.hardState || rd.entries.length > 0 || rd.snapshot || rd.confState) {
+    // Committed entries that earlier Readies made durable are applied before this Ready's write,
+    // so that under load a commit does not wait for the fsync of newer entries.
+    let applyFrom = 0;
+    if (!rd.snapshot) {
+      const ents = rd.committedEntries;
+      while (applyFrom < ents.length && ents[applyFrom]!.index <= this.#stableIndex) {
+        this.#apply(ents[applyFrom]!);
+        applyFrom++;
+      }
+    }
+    // 1. Persist: nothing below may happen before this write is durable. A change of the commit
+    // index alone gets no write of its own; it rides along with the next one (after a restart a
+    // lower commit only means re-applying a little less at start).
+    if (rd.hardState) this.#unsavedHardState = rd.hardState;
+    const hs = this.#unsavedHardState;
+    const termOrVote =
+      hs !== undefined && (hs.term !== this.#savedTerm || hs.vote !== this.#savedVote);
+    if (termOrVote || rd.entries.length > 0 || rd.snapshot || rd.confState) {
       await this.#storage.save({
-        ...(rd.hardState ? { hardState: rd.hardState } : {}),
+        ...(hs ? { hardState: hs } : {}),
         ...(rd.snapshot ? { snapshot: rd.snapshot } : {}),
         ...(rd.confState ? { confState: rd.confState } : {}),
         entries: rd.entries,
         sync: rd.mustSync,
       });
+      if (hs) {
+        this.#savedTerm = hs.term;
+        this.#savedVote = hs.vote;
+        this.#unsavedHardState = undefined;
+      }
+      if (rd.snapshot) this.#stableIndex = rd.snapshot.meta.index;
+      const last = rd.entries[rd.entries.length - 1];
+      if (last) this.#stableIndex = last.index;
     }
     // 2. Send.
     if (rd.messages.length > 0) this.#transport.send(rd.messages);
@@ -572,7 +605,8 @@ export class RaftNode<Result = unknown> {
       this.#log.info({ index: rd.snapshot.meta.index }, "state machine restored from snapshot");
       this.#failSupersededProposals(rd.snapshot.meta.index);
     }
-    for (const e of rd.committedEntries) this.#apply(e);
+    for (let i = applyFrom; i < rd.committedEntries.length; i++)
+      this.#apply(rd.committedEntries[i]!);
     for (const rs of rd.readStates) {
       const pending = this.#reads.get(rs.context);
       if (pending !== undefined) pending.index = rs.index;
@@ -644,6 +678,12 @@ export class RaftNode<Result = unknown> {
     const data = this.#sm.snapshot();
     const meta = this.#node.compact(data);
     if (meta.index > this.#snapshotIndex) {
+      // Storage compacts only below a durable commit index.
+      const hs = this.#unsavedHardState;
+      if (hs) {
+        await this.#storage.save({ hardState: hs, entries: [], sync: false });
+        this.#unsavedHardState = undefined;
+      }
       await this.#storage.compact({ meta, data });
       this.#snapshotIndex = meta.index;
       this.#log.info({ index: meta.index, bytes: data.length }, "snapshot taken, log compacted");
