@@ -47,16 +47,15 @@ async function main(): Promise<void> {
     );
   }
   const logger = pino({ level: values["log-level"] ?? "info", base: { replica: values.id } });
-  const initialMembers = values.join
-    ? undefined
-    : parseMap("initial-cluster", values["initial-cluster"]);
+  const members = parseMap("initial-cluster", values["initial-cluster"]);
+  const initialMembers = values.join ? undefined : members;
   const replica = await Replica.start({
     id: values.id!,
     clusterId: values["cluster-id"]!,
     dataDir: values["data-dir"]!,
     peerListen: values["peer-listen"]!,
     apiListen: values["api-listen"]!,
-    ...(initialMembers ? { initialMembers } : {}),
+    ...(initialMembers ? { initialMembers } : { joinPeers: members }),
     apiAddresses: parseMap("api-addresses", values["api-addresses"]),
     tickMs: positiveInt("tick-ms", values["tick-ms"]!),
     snapshotEntries: positiveInt("snapshot-entries", values["snapshot-entries"]!),

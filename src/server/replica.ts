@@ -20,6 +20,8 @@ export interface ReplicaOptions {
   apiListen: string;
   /** id → "peerHost:peerPort" for a new cluster; undefined to join an existing one. */
   initialMembers?: Record<string, string>;
+  /** With --join: peer addresses of current members to contact. */
+  joinPeers?: Record<string, string>;
   /** id → "apiHost:apiPort" of every replica, so that followers can name the leader's API. */
   apiAddresses: Record<string, string>;
   tickMs: number;
@@ -43,6 +45,7 @@ export class Replica {
       dataDir: opts.dataDir,
       peerListen: opts.peerListen,
       ...(opts.initialMembers ? { initialMembers: opts.initialMembers } : {}),
+      ...(opts.joinPeers ? { joinPeers: opts.joinPeers } : {}),
       stateMachine: sm,
       logger: opts.logger,
       tickMs: opts.tickMs,

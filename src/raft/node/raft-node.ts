@@ -43,6 +43,11 @@ export interface RaftNodeOptions<Result> {
    * that joins an existing cluster: it starts empty and waits for the leader to add it.
    */
   initialMembers?: Record<NodeId, string>;
+  /**
+   * A joining replica's way back to the cluster (id → peer address of current members): it can
+   * answer the leader before it has received the membership that includes it.
+   */
+  joinPeers?: Record<NodeId, string>;
   stateMachine: StateMachine<Result>;
   logger: Logger;
   /** Wall-clock length of one Raft tick. */
@@ -85,6 +90,28 @@ export class RaftNodeError extends Error {
     super(message);
   }
 }
+
+/** Monotonic counters of the shell's work, for metrics and tests. */
+export interface RaftNodeCounters {
+  readies: number;
+  /** Durable (fsynced) writes. */
+  syncedWrites: number;
+  /** Entries written to the log. */
+  entriesWritten: number;
+  /** Proposals accepted by the core. */
+  proposals: number;
+  messagesSent: number;
+  messagesReceived: number;
+  snapshotsTaken: number;
+  snapshotsRestored: number;
+}
+
+export type RaftNodeStatus = RaftStatus & {
+  peerAddress: string;
+  leaderAddress: string;
+  transport: ReturnType<GrpcTransport["stats"]>;
+  counters: RaftNodeCounters;
+};
 
 export interface ProposalOutcome<Result> {
   index: number;
@@ -162,6 +189,16 @@ export class RaftNode<Result = unknown> {
   #appliedWaiters: { index: number; resolve: () => void }[] = [];
   #fatal: Error | undefined;
   #appliedConfChanges: { index: number; term: number; pending: PendingProposal }[] = [];
+  readonly #counters: RaftNodeCounters = {
+    readies: 0,
+    syncedWrites: 0,
+    entriesWritten: 0,
+    proposals: 0,
+    messagesSent: 0,
+    messagesReceived: 0,
+    snapshotsTaken: 0,
+    snapshotsRestored: 0,
+  };
   /** Last log index known durable on this replica. */
   #stableIndex = 0;
   #savedTerm = 0;
@@ -169,6 +206,7 @@ export class RaftNode<Result = unknown> {
   #unsavedHardState: HardState | undefined;
   readonly #leaderListeners = new Set<(leader: NodeId, term: number) => void>();
   #lastLeader: NodeId = "";
+  readonly #joinPeers: Record<NodeId, string>;
 
   private constructor(opts: RaftNodeOptions<Result>, storage: LevelStorage) {
     this.id = opts.id;
@@ -176,6 +214,7 @@ export class RaftNode<Result = unknown> {
     this.#log = opts.logger.child({ raft: opts.id });
     this.#storage = storage;
     this.#sm = opts.stateMachine;
+    this.#joinPeers = { ...opts.joinPeers };
     this.#opts = {
       tickMs: opts.tickMs ?? 50,
       snapshotEntries: opts.snapshotEntries ?? 10_000,
@@ -266,8 +305,10 @@ export class RaftNode<Result = unknown> {
   }
 
   #peerAddresses(cs: ConfState): Record<NodeId, string> {
-    const out: Record<NodeId, string> = {};
-    for (const [id, addr] of Object.entries(cs.addresses)) if (id !== this.id) out[id] = addr;
+    const member = cs.voters.includes(this.id) || cs.learners.includes(this.id);
+    const out: Record<NodeId, string> = member ? {} : { ...this.#joinPeers };
+    for (const [id, addr] of Object.entries(cs.addresses)) out[id] = addr;
+    delete out[this.id];
     return out;
   }
 
@@ -376,7 +417,7 @@ export class RaftNode<Result = unknown> {
     });
   }
 
-  status(): RaftStatus & { peerAddress: string; leaderAddress: string; transport: unknown } {
+  status(): RaftNodeStatus {
     const s = this.#node.status();
     return {
       ...s,
@@ -384,6 +425,7 @@ export class RaftNode<Result = unknown> {
       peerAddress: this.#peerAddress,
       leaderAddress: s.leader === "" ? "" : (this.#confState.addresses[s.leader] ?? ""),
       transport: this.#transport.stats(),
+      counters: { ...this.#counters },
     };
   }
 
@@ -452,6 +494,7 @@ export class RaftNode<Result = unknown> {
 
   #onMessages(msgs: Message[]): void {
     if (this.#stopped) return;
+    this.#counters.messagesReceived += msgs.length;
     for (const m of msgs) {
       if (this.#inbox.length >= this.#opts.inboxMessagesMax) break; // Raft tolerates loss.
       this.#inbox.push(m);
@@ -490,6 +533,7 @@ export class RaftNode<Result = unknown> {
     for (let pass = 0; pass < 64 && !this.#stopped; pass++) {
       this.#feedInputs();
       if (!this.#node.hasReady()) return;
+      this.#counters.readies++;
       await this.#handleReady(this.#node.ready());
       this.#node.advance();
       this.#afterAdvance();
@@ -520,6 +564,7 @@ export class RaftNode<Result = unknown> {
             ? node.propose(input.data)
             : node.proposeConfChange(input.change);
         if (r.ok) {
+          this.#counters.proposals++;
           this.#proposals.set(r.index, { ...input.pending, term: r.term });
           return;
         }
@@ -561,6 +606,7 @@ export class RaftNode<Result = unknown> {
   async #handleReady(rd: Ready): Promise<void> {
     // The leader replicates while it writes its own copy (its copy counts once durable).
     if (rd.earlyMessages.length > 0) this.#transport.send(rd.earlyMessages);
+    this.#counters.messagesSent += rd.earlyMessages.length + rd.messages.length;
     // Committed entries that earlier Readies made durable are applied before this Ready's write,
     // so that under load a commit does not wait for the fsync of newer entries.
     let applyFrom = 0;
@@ -586,6 +632,8 @@ export class RaftNode<Result = unknown> {
         entries: rd.entries,
         sync: rd.mustSync,
       });
+      if (rd.mustSync) this.#counters.syncedWrites++;
+      this.#counters.entriesWritten += rd.entries.length;
       if (hs) {
         this.#savedTerm = hs.term;
         this.#savedVote = hs.vote;
@@ -602,6 +650,7 @@ export class RaftNode<Result = unknown> {
       this.#sm.restore(rd.snapshot.data, rd.snapshot.meta);
       this.#applied = rd.snapshot.meta.index;
       this.#snapshotIndex = rd.snapshot.meta.index;
+      this.#counters.snapshotsRestored++;
       this.#log.info({ index: rd.snapshot.meta.index }, "state machine restored from snapshot");
       this.#failSupersededProposals(rd.snapshot.meta.index);
     }
@@ -686,6 +735,7 @@ export class RaftNode<Result = unknown> {
       }
       await this.#storage.compact({ meta, data });
       this.#snapshotIndex = meta.index;
+      this.#counters.snapshotsTaken++;
       this.#log.info({ index: meta.index, bytes: data.length }, "snapshot taken, log compacted");
     }
     return meta;
