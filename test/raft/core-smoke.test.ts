@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { makeRaftConfig } from "../../src/raft/core/config.js";
+import { bootstrapState, joinState } from "../../src/raft/core/bootstrap.js";
+import { makeRaftConfig, type RaftInitialState } from "../../src/raft/core/config.js";
 import { RawNode } from "../../src/raft/core/raw-node.js";
-import type { ConfState, Entry, Message } from "../../src/raft/core/types.js";
+import type { Entry, Message } from "../../src/raft/core/types.js";
 
 // A minimal synchronous cluster: every node's Ready is processed at once and messages are
 // delivered in order. The scenario and simulation suites cover faults; this pins the basics.
@@ -12,21 +13,21 @@ class Cluster {
   down = new Set<string>();
 
   constructor(ids: string[], extra: Partial<Parameters<typeof makeRaftConfig>[0]> = {}) {
-    const confState: ConfState = { voters: ids, learners: [], addresses: {} };
-    for (const id of ids) this.add(id, confState, extra);
+    const init = bootstrapState(Object.fromEntries(ids.map((id) => [id, `${id}:1`])));
+    for (const id of ids) this.add(id, init, extra);
   }
 
-  add(id: string, confState: ConfState, extra: Partial<Parameters<typeof makeRaftConfig>[0]> = {}) {
+  add(
+    id: string,
+    init: RaftInitialState,
+    extra: Partial<Parameters<typeof makeRaftConfig>[0]> = {},
+  ) {
     let s = id.charCodeAt(id.length - 1);
     const rng = () => {
       s = (s * 1103515245 + 12345) % 2147483648;
       return s / 2147483648;
     };
-    const node = new RawNode(makeRaftConfig({ id, rng, earlyMessages: true, ...extra }), {
-      hardState: { term: 0, vote: "", commit: 0 },
-      snapshot: { meta: { index: 0, term: 0, confState }, data: new Uint8Array() },
-      entries: [],
-    });
+    const node = new RawNode(makeRaftConfig({ id, rng, earlyMessages: true, ...extra }), init);
     this.nodes.set(id, node);
     this.applied.set(id, []);
   }
@@ -79,6 +80,13 @@ describe("raft core smoke", () => {
     c.tickAll(2);
     for (const id of ["n1", "n2", "n3"]) {
       const data = c.applied.get(id)!.filter((e) => e.kind === "normal" && e.data.length > 0);
+      // The bootstrap conf entries come first on every replica.
+      expect(
+        c.applied
+          .get(id)!
+          .slice(0, 3)
+          .map((e) => e.kind),
+      ).toEqual(["conf", "conf", "conf"]);
       expect(data.map((e) => (e.kind === "normal" ? e.data[0] : -1))).toEqual([
         0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
       ]);
@@ -111,7 +119,7 @@ describe("raft core smoke", () => {
     c.tickAll(30);
     const lead = c.leader()!;
     const ln = c.nodes.get(lead)!;
-    c.add("n4", { voters: [], learners: [], addresses: {} });
+    c.add("n4", joinState());
     expect(ln.proposeConfChange({ type: "add-learner", nodeId: "n4", address: "x:1" }).ok).toBe(
       true,
     );

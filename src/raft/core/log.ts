@@ -30,7 +30,8 @@ export class RaftLog {
 
   constructor(snapshot: Snapshot, entries: Entry[], committed: number) {
     this.snapshot = snapshot;
-    this.entries = entries;
+    // Our own array: the caller's must not alias (and be mutated through) this log.
+    this.entries = [...entries];
     const first = snapshot.meta.index + 1;
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;

@@ -61,7 +61,7 @@ export type ProgressState = "probe" | "replicate" | "snapshot";
 /**
  * The leader's view of one peer (etcd's tracker.Progress).
  * Invariant: 0 <= match < next. In "snapshot" state the follower is sent pendingSnapshot in chunks
- * and no appends. In "probe" state at most one append is in flight (probeSent), in "replicate"
+ * and no appends. In "probe" state at most one append is in flight (flowPaused), in "replicate"
  * state appends are pipelined up to the inflight limits.
  */
 export class Progress {
@@ -78,8 +78,13 @@ export class Progress {
   snapshotIdleHeartbeats = 0;
   /** Heard from since the last check-quorum round. */
   recentActive = false;
-  /** Probe state: an append is in flight and no other may be sent until a response or heartbeat. */
-  probeSent = false;
+  /**
+   * Probe state: an append is in flight and no other may be sent. Replicate state: the in-flight
+   * window is full. Cleared by a response that moves match and by any heartbeat response.
+   */
+  flowPaused = false;
+  /** Highest commit index sent to this peer (it may have applied less). */
+  sentCommit = 0;
   readonly inflights: Inflights;
   isLearner: boolean;
 
@@ -112,12 +117,17 @@ export class Progress {
 
   private resetState(state: ProgressState): void {
     this.state = state;
-    this.probeSent = false;
+    this.flowPaused = false;
     this.pendingSnapshot = 0;
     this.snapshotOffset = 0;
     this.snapshotSentOffset = -1;
     this.snapshotIdleHeartbeats = 0;
     this.inflights.reset();
+  }
+
+  /** Whether sending `committed` could raise the peer's commit index (it has entries up to next-1). */
+  canBumpCommit(committed: number): boolean {
+    return committed > this.sentCommit && this.sentCommit < this.next - 1;
   }
 
   /** A successful append response up to n. Returns whether match moved. */
@@ -126,7 +136,7 @@ export class Progress {
     if (this.match < n) {
       this.match = n;
       updated = true;
-      this.probeSent = false;
+      this.flowPaused = false;
     }
     this.next = Math.max(this.next, n + 1);
     return updated;
@@ -144,7 +154,7 @@ export class Progress {
     }
     if (this.next - 1 !== rejected) return false;
     this.next = Math.max(Math.min(rejected, matchHint + 1), this.match + 1);
-    this.probeSent = false;
+    this.flowPaused = false;
     return true;
   }
 
@@ -156,9 +166,10 @@ export class Progress {
           this.next = lastIndex + 1;
           this.inflights.add(lastIndex, bytes);
         }
+        this.flowPaused = this.inflights.full();
         break;
       case "probe":
-        this.probeSent = true;
+        this.flowPaused = true;
         break;
       case "snapshot":
         assert(false, "append sent in snapshot state");
@@ -168,9 +179,8 @@ export class Progress {
   isPaused(): boolean {
     switch (this.state) {
       case "probe":
-        return this.probeSent;
       case "replicate":
-        return this.inflights.full();
+        return this.flowPaused;
       case "snapshot":
         return true;
     }

@@ -111,8 +111,14 @@ export class Raft {
     this.cfg = cfg;
     this.term = init.hardState.term;
     this.vote = init.hardState.vote;
+    const cs = init.snapshot.meta.confState;
+    assert(
+      init.snapshot.meta.index > 0 || (cs.voters.length === 0 && cs.learners.length === 0),
+      "the index-0 snapshot must hold no membership: start from bootstrapState() or joinState(), " +
+        "so that a replica replaying the log from index 1 learns the initial voters",
+    );
     this.log = new RaftLog(init.snapshot, init.entries, init.hardState.commit);
-    this.applyConfState(init.snapshot.meta.confState);
+    this.applyConfState(cs);
     this.becomeFollower(this.term, "");
   }
 
@@ -493,7 +499,9 @@ export class Raft {
       case "heartbeat-resp":
         if (pr === undefined) return;
         pr.recentActive = true;
-        pr.probeSent = false;
+        // Lets a paused follower get one append, even with a full window whose messages were
+        // all lost: its answer (accept or reject) unblocks replication.
+        pr.flowPaused = false;
         if (pr.state === "snapshot") this.resendSnapshotChunk(m.from, pr);
         else if (pr.match < this.log.lastIndex()) this.maybeSendAppend(m.from, true);
         if (m.context !== "") this.ackRead(m.context, m.from);
@@ -808,12 +816,17 @@ export class Raft {
     if (pr === undefined || to === this.id || pr.isPaused()) return false;
     const prevIndex = pr.next - 1;
     const prevTerm = this.log.term(prevIndex);
-    const ents = this.log.slice(pr.next, this.cfg.msgEntriesMax, this.cfg.msgBytesMax);
+    // With a full window only an empty append goes out (it was unpaused by a heartbeat answer).
+    const windowFull = pr.state === "replicate" && pr.inflights.full();
+    const ents = windowFull
+      ? []
+      : this.log.slice(pr.next, this.cfg.msgEntriesMax, this.cfg.msgBytesMax);
     if (prevTerm === undefined || ents === undefined) {
       this.startSnapshot(to, pr);
       return false;
     }
-    if (ents.length === 0 && !sendIfEmpty) return false;
+    // A follower may lack the latest commit index even when there is nothing new to send.
+    if (ents.length === 0 && !sendIfEmpty && !pr.canBumpCommit(this.log.committed)) return false;
     let bytes = 0;
     for (const e of ents) bytes += entryBytes(e);
     this.send({
@@ -825,6 +838,7 @@ export class Raft {
       commit: this.log.committed,
     });
     pr.sentEntries(ents.length, prevIndex + ents.length, bytes);
+    pr.sentCommit = Math.max(pr.sentCommit, Math.min(this.log.committed, prevIndex + ents.length));
     return true;
   }
 
@@ -847,12 +861,9 @@ export class Raft {
   private bcastHeartbeat(context: string): void {
     for (const id of this.peers()) {
       const pr = this.progress.get(id)!;
-      this.send({
-        type: "heartbeat",
-        to: id,
-        commit: Math.min(pr.match, this.log.committed),
-        context,
-      });
+      const commit = Math.min(pr.match, this.log.committed);
+      this.send({ type: "heartbeat", to: id, commit, context });
+      pr.sentCommit = Math.max(pr.sentCommit, commit);
     }
   }
 

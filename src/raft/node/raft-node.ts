@@ -3,6 +3,7 @@
 // Ready is being persisted, then fed in together, so that many proposals share one fsync.
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
+import { bootstrapState, joinState } from "../core/bootstrap.js";
 import { makeRaftConfig, type RaftConfigInput } from "../core/config.js";
 import { RawNode } from "../core/raw-node.js";
 import type {
@@ -241,12 +242,24 @@ export class RaftNode<Result = unknown> {
   async #init(opts: RaftNodeOptions<Result>): Promise<void> {
     let loaded = await this.#storage.load();
     if (loaded === null) {
-      const voters = Object.keys(opts.initialMembers ?? {}).sort();
-      const confState: ConfState = { voters, learners: [], addresses: { ...opts.initialMembers } };
-      await this.#storage.bootstrap({ clusterId: opts.clusterId, confState });
-      this.#log.info({ clusterId: opts.clusterId, voters }, "bootstrapped new replica storage");
+      const empty = joinState().snapshot.meta.confState;
+      await this.#storage.bootstrap({ clusterId: opts.clusterId, confState: empty });
       loaded = await this.#storage.load();
       if (loaded === null) throw new Error("storage is empty right after bootstrap");
+    }
+    const untouched =
+      loaded.snapshot.meta.index === 0 &&
+      loaded.entries.length === 0 &&
+      loaded.hardState.term === 0;
+    if (untouched && opts.initialMembers !== undefined) {
+      // Idempotent: a crash before this write leaves an untouched store that gets it next time.
+      const boot = bootstrapState(opts.initialMembers);
+      await this.#storage.save({ hardState: boot.hardState, entries: boot.entries, sync: true });
+      this.#log.info(
+        { clusterId: opts.clusterId, voters: Object.keys(opts.initialMembers).sort() },
+        "bootstrapped a new cluster",
+      );
+      loaded = { ...loaded, ...boot, snapshot: loaded.snapshot };
     }
     if (loaded.clusterId !== opts.clusterId) {
       throw new Error(
