@@ -16,10 +16,10 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund
 fi
 
-# Debian packages, installed only when a command is missing. (OVN joins this list with the OVN
-# synchronisation work.)
+# Debian packages, installed only when a command is missing: protoc checks that the generated API
+# code is current. (OVN joins this list with the OVN synchronisation work.)
 apt_packages=()
-for pair in "ip:iproute2"; do
+for pair in "ip:iproute2" "protoc:protobuf-compiler"; do
   cmd=${pair%%:*}
   pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || apt_packages+=("$pkg")

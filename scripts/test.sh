@@ -8,6 +8,9 @@ bash scripts/setup.sh
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
 
+echo "== generated API code is current"
+bash scripts/gen-proto.sh "$results/gen"
+diff -r "$results/gen" src/api/gen || { echo "src/api/gen is stale: run bash scripts/gen-proto.sh" >&2; exit 1; }
 echo "== typecheck"
 npm run --silent typecheck
 echo "== lint"
