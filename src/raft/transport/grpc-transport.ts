@@ -28,6 +28,7 @@ import {
   type ServiceError,
   type StatusObject,
   type sendUnaryData,
+  type UntypedServiceImplementation,
   status,
 } from "@grpc/grpc-js";
 import type { Logger } from "pino";
@@ -106,6 +107,8 @@ export interface GrpcTransportOptions {
   keepaliveTimeoutMs?: number | undefined;
   serverCredentials?: ServerCredentials | undefined;
   channelCredentials?: ChannelCredentials | undefined;
+  /** More services for the peer port (e.g. write forwarding between replicas). */
+  extraServices?: { definition: ServiceDefinition; implementation: UntypedServiceImplementation }[];
 }
 
 export interface PeerStats {
@@ -217,6 +220,7 @@ export class GrpcTransport {
   private readonly backoffMsMax: number;
   private readonly connectTimeoutMs: number;
   private readonly serverCredentials: ServerCredentials;
+  private readonly extraServices: NonNullable<GrpcTransportOptions["extraServices"]>;
   private readonly channelCredentials: ChannelCredentials;
   private readonly channelOptions: ChannelOptions;
   private readonly serverOptions: ChannelOptions;
@@ -277,6 +281,7 @@ export class GrpcTransport {
       opts.keepaliveTimeoutMs ?? defaults.keepaliveTimeoutMs,
     );
     this.serverCredentials = opts.serverCredentials ?? ServerCredentials.createInsecure();
+    this.extraServices = opts.extraServices ?? [];
     this.channelCredentials = opts.channelCredentials ?? credentials.createInsecure();
     this.batchOverheadBytes = 64 + strBytes(this.id) + strBytes(this.clusterId);
     this.messageBytesMax = WIRE_BYTES_MAX - WIRE_SLACK_BYTES - this.batchOverheadBytes;
@@ -313,6 +318,7 @@ export class GrpcTransport {
       Stream: (call: ServerReadableStream<Buffer, Buffer>, callback: sendUnaryData<Buffer>) =>
         this.handleIncoming(call, callback),
     });
+    for (const svc of this.extraServices) server.addService(svc.definition, svc.implementation);
     this.server = server;
     this.startPromise = new Promise<number>((resolve, reject) => {
       server.bindAsync(this.listenAddress, this.serverCredentials, (err, port) => {

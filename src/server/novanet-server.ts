@@ -1,0 +1,307 @@
+// One NovaNET replica: Raft node + network state machine + gRPC API (NetworkService,
+// ClusterService, grpc.health.v1, reflection) + an HTTP endpoint for /metrics, /health, /ready.
+import { createServer, type Server as HttpServer } from "node:http";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import * as grpc from "@grpc/grpc-js";
+import { loadSync } from "@grpc/proto-loader";
+import { ReflectionService } from "@grpc/reflection";
+import { HealthImplementation } from "grpc-health-check";
+import type { Logger } from "pino";
+import { ClusterServiceService } from "../api/gen/novanet/v1/cluster.js";
+import { NetworkServiceService } from "../api/gen/novanet/v1/network.js";
+import type { NodeId } from "../raft/core/types.js";
+import { RaftNode } from "../raft/node/raft-node.js";
+import { createClusterService } from "../rpc/cluster-service.js";
+import { type CallAuth, createNetworkService } from "../rpc/network-service.js";
+import { forwardService, Proposer } from "../rpc/proposer.js";
+import { Reader } from "../rpc/reader.js";
+import type { CommandResult, NetworkConfig } from "../statemachine/index.js";
+import { Metrics } from "./metrics.js";
+import { ReplicatedNetwork } from "./replicated-network.js";
+
+export interface NovanetServerOptions {
+  id: NodeId;
+  clusterId: string;
+  dataDir: string;
+  peerListen: string;
+  peerAdvertise?: string;
+  apiListen: string;
+  /** The address clients should use for this replica (defaults to apiListen with the bound port). */
+  apiAdvertise?: string;
+  initialMembers?: Record<NodeId, string>;
+  joinPeers?: Record<NodeId, string>;
+  /** Client API addresses of the members known from configuration (hints for clients). */
+  apiAddresses: Record<NodeId, string>;
+  /** The replicated network configuration proposed when this replica first leads a new cluster. */
+  network: NetworkConfig;
+  auth: CallAuth;
+  logger: Logger;
+  tickMs?: number;
+  snapshotEntries?: number;
+  apiCredentials?: grpc.ServerCredentials;
+  peerServerCredentials?: grpc.ServerCredentials;
+  peerChannelCredentials?: grpc.ChannelCredentials;
+  /** host:port for /metrics, /health and /ready; omitted: no HTTP endpoint. */
+  metricsListen?: string;
+  /** How long a call waits for a leader during an election. */
+  leaderWaitMs?: number;
+  /** Upper bound of any call's deadline. */
+  callTimeoutMsMax?: number;
+}
+
+const protoDir = join(import.meta.dirname, "../../proto");
+
+export class NovanetServer {
+  readonly network = new ReplicatedNetwork();
+  readonly metrics: Metrics;
+  #raft: RaftNode<CommandResult> | undefined;
+  #api: grpc.Server | undefined;
+  #http: HttpServer | undefined;
+  #proposer: Proposer | undefined;
+  #health: HealthImplementation | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #apiPort = 0;
+  #metricsPort = 0;
+  #apiAdvertise = "";
+  #stopped = false;
+  readonly #apiAddresses: Record<NodeId, string>;
+
+  private constructor(readonly opts: NovanetServerOptions) {
+    this.#apiAddresses = { ...opts.apiAddresses };
+    this.metrics = new Metrics(() => this.#raft, this.network);
+  }
+
+  get raft(): RaftNode<CommandResult> {
+    if (!this.#raft) throw new Error("server not started");
+    return this.#raft;
+  }
+
+  get apiPort(): number {
+    return this.#apiPort;
+  }
+
+  get metricsPort(): number {
+    return this.#metricsPort;
+  }
+
+  get apiAddress(): string {
+    return this.#apiAdvertise;
+  }
+
+  static async start(opts: NovanetServerOptions): Promise<NovanetServer> {
+    const s = new NovanetServer(opts);
+    try {
+      await s.#start();
+    } catch (err) {
+      await s.stop();
+      throw err;
+    }
+    return s;
+  }
+
+  async #start(): Promise<void> {
+    const o = this.opts;
+    const log = o.logger;
+    const leaderWaitMs = o.leaderWaitMs ?? 3000;
+    // The API port is bound first so that the proposer knows this replica's advertised address.
+    const api = new grpc.Server({ "grpc.max_receive_message_length": 4 << 20 });
+    this.#api = api;
+    this.#apiPort = await new Promise<number>((resolve, reject) =>
+      api.bindAsync(
+        o.apiListen,
+        o.apiCredentials ?? grpc.ServerCredentials.createInsecure(),
+        (e, p) => (e ? reject(e) : resolve(p)),
+      ),
+    );
+    this.#apiAdvertise = o.apiAdvertise ?? o.apiListen.replace(/:0$/, `:${this.#apiPort}`);
+    this.#apiAddresses[o.id] = this.#apiAdvertise;
+
+    const proposer = new Proposer({
+      raft: () => this.raft,
+      network: this.network,
+      logger: log,
+      selfApiAddress: this.#apiAdvertise,
+      apiAddresses: () => this.#apiAddresses,
+      peerCredentials: o.peerChannelCredentials ?? grpc.credentials.createInsecure(),
+      leaderWaitMs,
+    });
+    this.#proposer = proposer;
+    this.#raft = await RaftNode.start<CommandResult>({
+      id: o.id,
+      clusterId: o.clusterId,
+      dataDir: o.dataDir,
+      peerListen: o.peerListen,
+      ...(o.peerAdvertise ? { peerAdvertise: o.peerAdvertise } : {}),
+      ...(o.initialMembers ? { initialMembers: o.initialMembers } : {}),
+      ...(o.joinPeers ? { joinPeers: o.joinPeers } : {}),
+      stateMachine: this.network,
+      logger: log,
+      ...(o.tickMs ? { tickMs: o.tickMs } : {}),
+      ...(o.snapshotEntries ? { snapshotEntries: o.snapshotEntries } : {}),
+      transport: {
+        extraServices: [
+          { definition: forwardService, implementation: proposer.forwardImplementation() },
+        ],
+        ...(o.peerServerCredentials ? { serverCredentials: o.peerServerCredentials } : {}),
+        ...(o.peerChannelCredentials ? { channelCredentials: o.peerChannelCredentials } : {}),
+      },
+    });
+    this.#raft.onLeaderChange((leader) => {
+      this.metrics.leaderChanges.inc();
+      if (leader === o.id) void this.#bootstrapAsLeader();
+    });
+
+    const reader = new Reader(() => this.raft, this.network, leaderWaitMs);
+    const callTimeoutMsMax = o.callTimeoutMsMax ?? 30_000;
+    api.addService(
+      NetworkServiceService,
+      createNetworkService({
+        proposer,
+        reader,
+        auth: o.auth,
+        logger: log,
+        callTimeoutMsMax,
+        onCall: (rpc, code, seconds) => this.metrics.observeCall(rpc, code, seconds),
+      }),
+    );
+    api.addService(
+      ClusterServiceService,
+      createClusterService({
+        clusterId: o.clusterId,
+        raft: () => this.raft,
+        network: this.network,
+        auth: o.auth,
+        logger: log,
+        selfApiAddress: this.#apiAdvertise,
+        apiAddresses: () => this.#apiAddresses,
+        rememberApiAddress: (id, addr) => {
+          this.#apiAddresses[id] = addr;
+        },
+        backupChunkBytes: 1 << 20,
+      }),
+    );
+    const health = new HealthImplementation({
+      "": "NOT_SERVING",
+      "novanet.v1.NetworkService": "NOT_SERVING",
+      "novanet.v1.ClusterService": "SERVING",
+    });
+    health.addToServer(api);
+    this.#health = health;
+    const pkg = loadSync(
+      [join(protoDir, "novanet/v1/network.proto"), join(protoDir, "novanet/v1/cluster.proto")],
+      { includeDirs: [protoDir] },
+    );
+    new ReflectionService(pkg).addToServer(api);
+    this.#timer = setInterval(() => this.#updateHealth(), 250);
+    this.#updateHealth();
+
+    if (o.metricsListen) await this.#startHttp(o.metricsListen);
+    log.info(
+      { api: this.#apiAdvertise, peer: this.raft.peerAddress(), metricsPort: this.#metricsPort },
+      "novanet replica serving",
+    );
+  }
+
+  /** Ready: a leader is known, the cluster is bootstrapped and this replica has caught up. */
+  readiness(): { ready: boolean; reason: string } {
+    if (!this.#raft) return { ready: false, reason: "starting" };
+    const st = this.#raft.status();
+    if (st.leader === "") return { ready: false, reason: "no leader" };
+    if (!this.network.sm.bootstrapped) return { ready: false, reason: "cluster not bootstrapped" };
+    if (st.applied < st.commit)
+      return { ready: false, reason: `applying (${st.applied}/${st.commit})` };
+    return { ready: true, reason: "ok" };
+  }
+
+  #updateHealth(): void {
+    const r = this.readiness();
+    const state = r.ready ? "SERVING" : "NOT_SERVING";
+    this.#health?.setStatus("", state);
+    this.#health?.setStatus("novanet.v1.NetworkService", state);
+  }
+
+  async #bootstrapAsLeader(): Promise<void> {
+    // The first leader of a new cluster writes the network configuration into the log.
+    const raft = this.raft;
+    for (let attempt = 0; attempt < 100 && !this.#stopped; attempt++) {
+      if (this.network.sm.bootstrapped || raft.status().role !== "leader") return;
+      try {
+        const p = await this.#proposer!.submit(
+          { type: "Bootstrap", config: this.opts.network },
+          Date.now() + 5000,
+        );
+        if (!p.result.ok) {
+          this.opts.logger.error({ result: p.result }, "bootstrap command refused");
+          return;
+        }
+        this.opts.logger.info(
+          { config: p.result.value },
+          "cluster bootstrapped with network config",
+        );
+        return;
+      } catch (err) {
+        this.opts.logger.warn({ err }, "bootstrap not yet possible; retrying");
+        await sleep(200);
+      }
+    }
+  }
+
+  async #startHttp(listen: string): Promise<void> {
+    const [host, port] = splitHostPort(listen);
+    const http = createServer((req, res) => {
+      const url = req.url ?? "/";
+      if (url === "/metrics") {
+        this.metrics.registry.metrics().then(
+          (text) => {
+            res.writeHead(200, { "content-type": this.metrics.registry.contentType });
+            res.end(text);
+          },
+          () => {
+            res.writeHead(500);
+            res.end();
+          },
+        );
+        return;
+      }
+      if (url === "/health") {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ status: "ok" }));
+        return;
+      }
+      if (url === "/ready") {
+        const r = this.readiness();
+        res.writeHead(r.ready ? 200 : 503, { "content-type": "application/json" });
+        res.end(JSON.stringify(r));
+        return;
+      }
+      res.writeHead(404);
+      res.end();
+    });
+    this.#http = http;
+    await new Promise<void>((resolve, reject) => {
+      http.once("error", reject);
+      http.listen(port, host, () => resolve());
+    });
+    const addr = http.address();
+    this.#metricsPort = typeof addr === "object" && addr ? addr.port : 0;
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    if (this.#timer) clearInterval(this.#timer);
+    const api = this.#api;
+    if (api) await new Promise<void>((r) => api.tryShutdown(() => r()));
+    this.#proposer?.close();
+    await this.#raft?.stop();
+    const http = this.#http;
+    if (http) await new Promise<void>((r) => http.close(() => r()));
+  }
+}
+
+function splitHostPort(addr: string): [string, number] {
+  const i = addr.lastIndexOf(":");
+  if (i < 0) throw new Error(`expected host:port, got "${addr}"`);
+  return [addr.slice(0, i).replace(/^\[|\]$/g, ""), Number(addr.slice(i + 1))];
+}
