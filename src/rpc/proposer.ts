@@ -10,7 +10,7 @@ import { Packr } from "msgpackr";
 import type { Logger } from "pino";
 import type { NodeId } from "../raft/core/types.js";
 import { type RaftNode, RaftNodeError } from "../raft/node/raft-node.js";
-import { encodeEntry, type ReplicatedNetwork } from "../server/replicated-network.js";
+import { encodeEntry, type ReplicatedNetwork } from "./replicated-network.js";
 import {
   type Command,
   type CommandResult,

@@ -2,7 +2,7 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { RaftNode } from "../raft/node/raft-node.js";
 import type { CommandResult } from "../statemachine/index.js";
-import type { ReplicatedNetwork } from "./replicated-network.js";
+import type { ReplicatedNetwork } from "../rpc/replicated-network.js";
 
 export class Metrics {
   readonly registry = new Registry();

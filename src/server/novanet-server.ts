@@ -18,7 +18,7 @@ import { forwardService, Proposer } from "../rpc/proposer.js";
 import { Reader } from "../rpc/reader.js";
 import type { CommandResult, NetworkConfig } from "../statemachine/index.js";
 import { Metrics } from "./metrics.js";
-import { ReplicatedNetwork } from "./replicated-network.js";
+import { ReplicatedNetwork } from "../rpc/replicated-network.js";
 
 export interface NovanetServerOptions {
   id: NodeId;
