@@ -132,7 +132,10 @@ export class Proposer {
   /** Replicate a command and return its result, from whichever replica leads. */
   async submit(command: Command, deadline: number): Promise<Proposed> {
     let lastErr: RpcError | undefined;
-    for (let attempt = 0; attempt < 50 && Date.now() < deadline; attempt++) {
+    // Without a leader, give up after leaderWaitMs (not the whole deadline): the caller learns
+    // early that the cluster is unavailable and can retry elsewhere or later.
+    const giveUpAt = Math.min(deadline, Date.now() + this.#o.leaderWaitMs);
+    for (let attempt = 0; attempt < 50 && (attempt === 0 || Date.now() < giveUpAt); attempt++) {
       const raft = this.#o.raft();
       const st = raft.status();
       try {
@@ -144,7 +147,7 @@ export class Proposer {
         if (!(err instanceof RpcError) || !retryable(err)) throw err;
         lastErr = err;
       }
-      await this.#waitForLeader(Math.min(deadline, Date.now() + this.#o.leaderWaitMs));
+      await this.#waitForLeader(giveUpAt);
     }
     const hint = this.#hint();
     throw new RpcError(
@@ -253,8 +256,9 @@ function fromRaftError(err: unknown): RpcError {
     case "not-leader":
     case "transfer-in-progress":
     case "dropped":
+    case "outcome-unknown":
     case "stopped":
-      // "dropped": another entry took its index, so it was not applied: safe to retry.
+      // Retrying is safe: the command's (client_id, request_id) is deduplicated.
       return new RpcError("NO_LEADER", err.message, { leaderId: err.leader });
     case "timeout":
       return new RpcError("TIMEOUT", "the write was not confirmed in time; its outcome is unknown");

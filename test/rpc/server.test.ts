@@ -254,3 +254,45 @@ describe("NetworkService end to end", () => {
     expect(status.stateDigest).toBe(s.network.sm.digest());
   });
 });
+
+describe("leader loss", () => {
+  it("a write waits out an election; with quorum lost writes fail UNAVAILABLE and stale reads still work", async () => {
+    const li = leaderIndex();
+    await servers[li]!.stop();
+    const f = servers.findIndex((_, i) => i !== li);
+    const during = await call<pb.CreatePortRequest, pb.Port>(
+      clients[f]!,
+      "createPort",
+      pb.CreatePortRequest.fromPartial({ ...tenant, subnetId: "org1/proj1/default" }),
+    );
+    expect(during.err).toBeUndefined();
+    expect(during.res?.ipAddress).toMatch(/^10\./);
+
+    const other = servers.findIndex((_, i) => i !== li && i !== f);
+    await servers[other]!.stop();
+    const started = Date.now();
+    const lost = await call<pb.CreatePortRequest, pb.Port>(
+      clients[f]!,
+      "createPort",
+      pb.CreatePortRequest.fromPartial({ ...tenant, subnetId: "org1/proj1/default" }),
+    );
+    expect(lost.err?.code).toBe(grpc.status.UNAVAILABLE);
+    expect(lost.err?.details).toMatch(/^NO_LEADER: /);
+    expect(Number(lost.trailers.get("x-novanet-retry-after-ms")[0])).toBeGreaterThan(0);
+    expect(Date.now() - started).toBeLessThan(12_000);
+
+    const stale = await call<pb.ListPortsRequest, pb.ListPortsResponse>(
+      clients[f]!,
+      "listPorts",
+      pb.ListPortsRequest.fromPartial({ ...tenant, consistency: pb.Consistency.CONSISTENCY_STALE }),
+    );
+    expect(stale.err).toBeUndefined();
+    expect(stale.res?.ports.some((p) => p.id === during.res?.id)).toBe(true);
+    const linearizable = await call(
+      clients[f]!,
+      "listPorts",
+      pb.ListPortsRequest.fromPartial(tenant),
+    );
+    expect(linearizable.err?.code).toBe(grpc.status.UNAVAILABLE);
+  }, 60_000);
+});

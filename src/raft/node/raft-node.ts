@@ -74,7 +74,10 @@ export interface RaftNodeOptions<Result> {
 export type RaftNodeErrorCode =
   | ProposeError
   | "timeout"
+  /** Definitely not applied: another entry took its index. */
   | "dropped"
+  /** This replica stopped leading (or a snapshot overtook it) before the entry applied here. */
+  | "outcome-unknown"
   | "overloaded"
   | "stopped"
   | "too-many-pending-reads";
@@ -207,6 +210,7 @@ export class RaftNode<Result = unknown> {
   #unsavedHardState: HardState | undefined;
   readonly #leaderListeners = new Set<(leader: NodeId, term: number) => void>();
   #lastLeader: NodeId = "";
+  #wasLeader = false;
   readonly #joinPeers: Record<NodeId, string>;
 
   private constructor(opts: RaftNodeOptions<Result>, storage: LevelStorage) {
@@ -482,12 +486,16 @@ export class RaftNode<Result = unknown> {
     this.#log.info("raft node stopped");
   }
 
-  #failAll(err: RaftNodeError): void {
+  #failPendingProposals(err: RaftNodeError): void {
     for (const p of this.#proposals.values()) {
       clearTimeout(p.timer);
       p.reject(err);
     }
     this.#proposals.clear();
+  }
+
+  #failAll(err: RaftNodeError): void {
+    this.#failPendingProposals(err);
     for (const r of this.#reads.values()) {
       clearTimeout(r.timer);
       r.reject(err);
@@ -673,6 +681,14 @@ export class RaftNode<Result = unknown> {
       const pending = this.#reads.get(rs.context);
       if (pending !== undefined) pending.index = rs.index;
     }
+    if (rd.softState && rd.softState.role !== "leader" && this.#wasLeader) {
+      // Fail fast instead of waiting out the timeout: the entries may still commit under the
+      // next leader, so callers retry only with the same request id (which is deduplicated).
+      this.#failPendingProposals(
+        new RaftNodeError("outcome-unknown", "leadership lost; outcome unknown", rd.softState.leader),
+      );
+    }
+    if (rd.softState) this.#wasLeader = rd.softState.role === "leader";
     if (rd.softState && rd.softState.leader !== this.#lastLeader) {
       this.#lastLeader = rd.softState.leader;
       const term = rd.hardState?.term ?? this.#node.status().term;
@@ -711,7 +727,9 @@ export class RaftNode<Result = unknown> {
       if (i > index) continue;
       this.#proposals.delete(i);
       clearTimeout(p.timer);
-      p.reject(new RaftNodeError("dropped", "proposal superseded by a snapshot; outcome unknown"));
+      p.reject(
+        new RaftNodeError("outcome-unknown", "proposal superseded by a snapshot; outcome unknown"),
+      );
     }
   }
 
