@@ -1004,10 +1004,6 @@ export class Raft {
 
   /** Returns false when the request was refused for lack of room. */
   private handleReadIndex(from: NodeId, context: string): boolean {
-    if (this.voters.size === 1 && this.voters.has(this.id)) {
-      this.answerRead(from, context, this.log.committed);
-      return true;
-    }
     if (this.pendingReads.length + this.deferredReads.length >= this.cfg.pendingReadsMax) {
       if (from !== this.id) {
         this.send({ type: "read-index-resp", to: from, context, index: 0, reject: true });
@@ -1015,8 +1011,13 @@ export class Raft {
       return false;
     }
     if (this.log.term(this.log.committed) !== this.term) {
-      // A new leader's commit index may lag until its first entry commits (etcd#7331).
+      // A new leader's commit index may lag until its first entry commits (etcd#7331) — also
+      // a single voter's, whose commit index after a restart may be older than what it acked.
       this.deferredReads.push({ from, context });
+      return true;
+    }
+    if (this.voters.size === 1 && this.voters.has(this.id)) {
+      this.answerRead(from, context, this.log.committed);
       return true;
     }
     const key = `${from}\u0000${context}`;
