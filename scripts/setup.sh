@@ -19,7 +19,7 @@ fi
 # Debian packages, installed only when a command is missing: protoc checks that the generated API
 # code is current. (OVN joins this list with the OVN synchronisation work.)
 apt_packages=()
-for pair in "ip:iproute2" "protoc:protobuf-compiler"; do
+for pair in "ip:iproute2" "protoc:protobuf-compiler" "openssl:openssl"; do
   cmd=${pair%%:*}
   pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || apt_packages+=("$pkg")
