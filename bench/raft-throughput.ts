@@ -29,6 +29,7 @@ const progress = (label: string, c: number) => (done: number) =>
 
 async function benchNovanet(): Promise<LoadResult[]> {
   const cluster = await LocalCluster.create({
+    kind: "bare",
     dir: join(dir, "novanet"),
     replicas: 3,
     logLevel: "warn",

@@ -13,6 +13,8 @@ bash scripts/gen-proto.sh "$results/gen"
 diff -r "$results/gen" src/api/gen || { echo "src/api/gen is stale: run bash scripts/gen-proto.sh" >&2; exit 1; }
 echo "== typecheck"
 npm run --silent typecheck
+echo "== build"
+npm run --silent build
 echo "== lint"
 npx biome check .
 echo "== vitest"

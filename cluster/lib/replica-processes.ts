@@ -12,7 +12,7 @@ import {
   type ProposeResponse,
   type ReadResponse,
   ReplicaClient,
-} from "../../src/server/replica-api.js";
+} from "../../src/server/bare/replica-api.js";
 
 export const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -33,10 +33,20 @@ export interface ReplicaSpec {
   id: string;
   peerPort: number;
   apiPort: number;
+  /** HTTP /metrics, /health, /ready (NovaNET replicas only). */
+  metricsPort: number;
   dataDir: string;
 }
 
+/**
+ * "novanet": the full server (src/server/main.ts, auth off, as a local development cluster).
+ * "bare": the bare Raft replica with a digest state machine (src/server/bare/main.ts), for the
+ * Raft benchmark and the Raft process tests.
+ */
+export type ReplicaKind = "novanet" | "bare";
+
 export interface ClusterOptions {
+  kind: ReplicaKind;
   /** Root folder for data dirs and logs. */
   dir: string;
   replicas: number;
@@ -53,6 +63,7 @@ export class ReplicaProcess {
 
   constructor(
     readonly spec: ReplicaSpec,
+    private readonly script: string,
     private readonly args: string[],
     readonly logFile: string,
   ) {}
@@ -68,7 +79,7 @@ export class ReplicaProcess {
     this.#log = createWriteStream(this.logFile, { flags: "a" });
     const child = spawn(
       process.execPath,
-      ["--import", "tsx", join(projectRoot, "src/server/main.ts"), ...this.args],
+      ["--import", "tsx", join(projectRoot, this.script), ...this.args],
       { cwd: projectRoot, stdio: ["ignore", "pipe", "pipe"] },
     );
     child.stdout?.pipe(this.#log, { end: false });
@@ -114,25 +125,46 @@ export class LocalCluster {
         id: `n${i}`,
         peerPort: await freePort(),
         apiPort: await freePort(),
+        metricsPort: await freePort(),
         dataDir: join(opts.dir, `n${i}`),
       });
     }
     const initial = specs.map((s) => `${s.id}=127.0.0.1:${s.peerPort}`).join(",");
     const apis = specs.map((s) => `${s.id}=127.0.0.1:${s.apiPort}`).join(",");
+    const clusterId = opts.clusterId ?? "novanet-local";
     for (const s of specs) {
-      const args = [
-        `--id=${s.id}`,
-        `--cluster-id=${opts.clusterId ?? "novanet-local"}`,
-        `--data-dir=${s.dataDir}`,
-        `--peer-listen=127.0.0.1:${s.peerPort}`,
-        `--api-listen=127.0.0.1:${s.apiPort}`,
-        `--initial-cluster=${initial}`,
-        `--api-addresses=${apis}`,
-        `--tick-ms=${opts.tickMs ?? 50}`,
-        `--snapshot-entries=${opts.snapshotEntries ?? 10_000}`,
-        `--log-level=${opts.logLevel ?? "info"}`,
-      ];
-      c.replicas.push(new ReplicaProcess(s, args, join(opts.dir, `${s.id}.log`)));
+      const args =
+        opts.kind === "bare"
+          ? [
+              `--id=${s.id}`,
+              `--cluster-id=${clusterId}`,
+              `--data-dir=${s.dataDir}`,
+              `--peer-listen=127.0.0.1:${s.peerPort}`,
+              `--api-listen=127.0.0.1:${s.apiPort}`,
+              `--initial-cluster=${initial}`,
+              `--api-addresses=${apis}`,
+              `--tick-ms=${opts.tickMs ?? 50}`,
+              `--snapshot-entries=${opts.snapshotEntries ?? 10_000}`,
+              `--log-level=${opts.logLevel ?? "info"}`,
+            ]
+          : [
+              `--replica.id=${s.id}`,
+              `--replica.cluster_id=${clusterId}`,
+              `--replica.data_dir=${s.dataDir}`,
+              `--replica.peer_listen_addr=127.0.0.1:${s.peerPort}`,
+              `--server.listen_addr=127.0.0.1:${s.apiPort}`,
+              `--metrics.listen_addr=127.0.0.1:${s.metricsPort}`,
+              `--replica.initial_cluster=${initial}`,
+              `--replica.initial_cluster_api=${apis}`,
+              `--replica.tick_ms=${opts.tickMs ?? 50}`,
+              `--replica.snapshot_entries=${opts.snapshotEntries ?? 10_000}`,
+              // TEST-NET-3: documentation addresses, never routed anywhere.
+              "--network.external_ip_pool=203.0.113.0/24",
+              "--auth.mode=none",
+              `--log.level=${opts.logLevel ?? "info"}`,
+            ];
+      const script = opts.kind === "bare" ? "src/server/bare/main.ts" : "src/server/main.ts";
+      c.replicas.push(new ReplicaProcess(s, script, args, join(opts.dir, `${s.id}.log`)));
     }
     return c;
   }

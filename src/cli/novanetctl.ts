@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 // novanetctl: the NovaNET command line, built on the client library.
 //
 //   npx tsx src/cli/novanetctl.ts [global flags] <resource> <verb> [args] [flags]

@@ -1,85 +1,93 @@
-// `novanet-replica`: one replica of the bare Raft cluster (see cluster/local.ts for three of them).
-import { parseArgs } from "node:util";
+#!/usr/bin/env node
+// `novanet`: one NovaNET replica. Configuration: a TOML file (--config), NOVANET_* /
+// OVERLAY_NETWORK_* environment variables and --section.key=value flags (docs/configuration.md).
 import { pino } from "pino";
-import { Replica } from "./replica.js";
+import { ConfigError, loadConfig, redactConfig, toNetworkConfig } from "../config/index.js";
+import {
+  AuthConfigError,
+  clientApiServerCredentials,
+  createAuthenticator,
+  peerCredentials,
+} from "../rpc/auth/index.js";
+import { callAuth } from "../rpc/call-auth.js";
+import { NovanetServer } from "./novanet-server.js";
 
-function parseMap(flag: string, value: string | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (value === undefined || value === "") return out;
-  for (const part of value.split(",")) {
-    const [id, addr] = part.split("=");
-    if (!id || !addr)
-      throw new Error(`--${flag}: expected id=host:port[,id=host:port...], got "${part}"`);
-    out[id] = addr;
+const usage = `usage: novanet [--config FILE] [--section.key=value …]
+  e.g. novanet --config novanet.toml --replica.id=n1
+  every setting, its environment variable and default: docs/configuration.md`;
+
+async function main(argv: string[]): Promise<number> {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    console.log(usage);
+    return 0;
   }
-  return out;
-}
-
-function positiveInt(flag: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0)
-    throw new Error(`--${flag} must be a positive integer, got "${value}"`);
-  return n;
-}
-
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      id: { type: "string" },
-      "cluster-id": { type: "string", default: "novanet-local" },
-      "data-dir": { type: "string" },
-      "peer-listen": { type: "string" },
-      "api-listen": { type: "string" },
-      "initial-cluster": { type: "string" },
-      "api-addresses": { type: "string", default: "" },
-      join: { type: "boolean", default: false },
-      "tick-ms": { type: "string", default: "50" },
-      "snapshot-entries": { type: "string", default: "10000" },
-      "log-level": { type: "string", default: "info" },
-    },
-    strict: true,
-  });
-  const required = ["id", "data-dir", "peer-listen", "api-listen"] as const;
-  for (const k of required) if (!values[k]) throw new Error(`--${k} is required`);
-  if (!values.join && !values["initial-cluster"]) {
-    throw new Error(
-      "either --initial-cluster (new cluster) or --join (existing cluster) is required",
-    );
+  let loaded: ReturnType<typeof loadConfig>;
+  try {
+    loaded = loadConfig({ argv, env: process.env });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(`novanet: invalid configuration:\n${err.message}\n${usage}`);
+    return 2;
   }
-  const logger = pino({ level: values["log-level"] ?? "info", base: { replica: values.id } });
-  const members = parseMap("initial-cluster", values["initial-cluster"]);
-  const initialMembers = values.join ? undefined : members;
-  const replica = await Replica.start({
-    id: values.id!,
-    clusterId: values["cluster-id"]!,
-    dataDir: values["data-dir"]!,
-    peerListen: values["peer-listen"]!,
-    apiListen: values["api-listen"]!,
-    ...(initialMembers ? { initialMembers } : { joinPeers: members }),
-    apiAddresses: parseMap("api-addresses", values["api-addresses"]),
-    tickMs: positiveInt("tick-ms", values["tick-ms"]!),
-    snapshotEntries: positiveInt("snapshot-entries", values["snapshot-entries"]!),
-    logger,
-  });
-  logger.info({ apiPort: replica.apiPort, peer: replica.raft.peerAddress() }, "replica ready");
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, "stopping");
-    replica.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
+  const c = loaded.config;
+  const logger = pino({ level: c.log.level, base: { replica: c.replica.id } });
+  for (const w of loaded.warnings) logger.warn(w);
+  logger.info({ config: redactConfig(c), file: loaded.configFile }, "configuration loaded");
+
+  let server: NovanetServer;
+  try {
+    const peer = c.peer_tls.enabled ? peerCredentials(c.peer_tls) : undefined;
+    server = await NovanetServer.start({
+      id: c.replica.id,
+      clusterId: c.replica.cluster_id,
+      dataDir: c.replica.data_dir,
+      peerListen: c.replica.peer_listen_addr,
+      ...(c.replica.peer_advertise_addr ? { peerAdvertise: c.replica.peer_advertise_addr } : {}),
+      apiListen: c.server.listen_addr,
+      ...(c.replica.api_advertise_addr ? { apiAdvertise: c.replica.api_advertise_addr } : {}),
+      ...(c.replica.join
+        ? { joinPeers: { ...c.replica.initial_cluster } }
+        : { initialMembers: { ...c.replica.initial_cluster } }),
+      apiAddresses: { ...c.replica.initial_cluster_api },
+      network: toNetworkConfig(c),
+      auth: callAuth(createAuthenticator(c.auth, logger)),
+      logger,
+      tickMs: c.replica.tick_ms,
+      snapshotEntries: c.replica.snapshot_entries,
+      ...(c.tls.enabled ? { apiCredentials: clientApiServerCredentials(c.tls) } : {}),
+      ...(peer ? { peerServerCredentials: peer.server, peerChannelCredentials: peer.channel } : {}),
+      ...(c.metrics.listen_addr ? { metricsListen: c.metrics.listen_addr } : {}),
+    });
+  } catch (err) {
+    if (err instanceof AuthConfigError) {
+      console.error(`novanet: ${err.message}`);
+      return 2;
+    }
+    logger.fatal({ err }, "replica failed to start");
+    return 1;
+  }
+
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, "stopping");
+      server.stop().then(resolve, (err: unknown) => {
         logger.error({ err }, "stop failed");
-        process.exit(1);
-      },
-    );
-  };
-  process.on("SIGTERM", () => stop("SIGTERM"));
-  process.on("SIGINT", () => stop("SIGINT"));
+        resolve();
+      });
+    };
+    process.on("SIGTERM", () => stop("SIGTERM"));
+    process.on("SIGINT", () => stop("SIGINT"));
+  });
+  return 0;
 }
 
-main().catch((err: unknown) => {
-  console.error(`novanet-replica: ${(err as Error).message}`);
-  process.exit(1);
-});
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(`novanet: ${(err as Error).stack ?? String(err)}`);
+    process.exit(1);
+  },
+);

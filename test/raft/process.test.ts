@@ -13,7 +13,13 @@ let cluster: LocalCluster;
 let client: ReplicaApiClient;
 
 beforeAll(async () => {
-  cluster = await LocalCluster.create({ dir, replicas: 3, snapshotEntries: 40, tickMs: 50 });
+  cluster = await LocalCluster.create({
+    kind: "bare",
+    dir,
+    replicas: 3,
+    snapshotEntries: 40,
+    tickMs: 50,
+  });
   cluster.startAll();
   client = new ReplicaApiClient(cluster.endpoints());
 });

@@ -21,7 +21,11 @@ import type { CallAuth } from "../../src/rpc/network-service.js";
 import { NovanetServer } from "../../src/server/novanet-server.js";
 import { defaultNetworkConfig } from "../../src/statemachine/index.js";
 
-const allowAll: CallAuth = { tenant: async () => {}, admin: async () => {} };
+const allowAll: CallAuth = {
+  caller: async () => {},
+  tenant: async () => {},
+  admin: async () => {},
+};
 const dir = mkdtempSync(join(tmpdir(), "novanet-rpc-"));
 const servers: NovanetServer[] = [];
 const clients: NetworkServiceClient[] = [];

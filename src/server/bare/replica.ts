@@ -1,7 +1,7 @@
 // One replica process: a Raft node with the bare state machine and the replica API.
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import { RaftNode, RaftNodeError } from "../raft/node/raft-node.js";
+import { RaftNode, RaftNodeError } from "../../raft/node/raft-node.js";
 import { type BareApplyResult, BareStateMachine } from "./bare-state-machine.js";
 import {
   LEADER_ADDRESS_METADATA,

@@ -3,8 +3,8 @@
 // (src/statemachine) takes its place in the full server.
 import { createHash } from "node:crypto";
 import { Packr } from "msgpackr";
-import type { SnapshotMeta } from "../raft/core/types.js";
-import type { StateMachine } from "../raft/node/raft-node.js";
+import type { SnapshotMeta } from "../../raft/core/types.js";
+import type { StateMachine } from "../../raft/node/raft-node.js";
 
 const packr = new Packr({ useRecords: false, structuredClone: false, moreTypes: false });
 
