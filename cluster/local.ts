@@ -46,7 +46,9 @@ if (!statuses.some((s) => s.status?.role === "leader")) {
   await stop(1);
 }
 
-console.log(`NovaNET local cluster: ${replicas} replicas (auth off), data and logs in ${values.dir}`);
+console.log(
+  `NovaNET local cluster: ${replicas} replicas (auth off), data and logs in ${values.dir}`,
+);
 for (const [i, r] of cluster.replicas.entries()) {
   const s = statuses[i]?.status;
   console.log(

@@ -7,9 +7,9 @@ import type * as pb from "../api/gen/novanet/v1/cluster.js";
 import { leaderAddressMetadata, leaderIdMetadata } from "../api/protocol.js";
 import type { ConfChange, NodeId } from "../raft/core/types.js";
 import { type RaftNode, RaftNodeError } from "../raft/node/raft-node.js";
-import type { ReplicatedNetwork } from "./replicated-network.js";
 import type { CommandResult } from "../statemachine/index.js";
 import type { CallAuth } from "./network-service.js";
+import type { ReplicatedNetwork } from "./replicated-network.js";
 import { RpcError, toServiceError } from "./status.js";
 
 export interface ClusterServiceDeps {

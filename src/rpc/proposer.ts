@@ -10,13 +10,13 @@ import { Packr } from "msgpackr";
 import type { Logger } from "pino";
 import type { NodeId } from "../raft/core/types.js";
 import { type RaftNode, RaftNodeError } from "../raft/node/raft-node.js";
-import { encodeEntry, type ReplicatedNetwork } from "./replicated-network.js";
 import {
   type Command,
   type CommandResult,
   decodeCommand,
   encodeCommand,
 } from "../statemachine/index.js";
+import { encodeEntry, type ReplicatedNetwork } from "./replicated-network.js";
 import { RpcError } from "./status.js";
 
 const packr = new Packr({ useRecords: false, structuredClone: false, moreTypes: false });

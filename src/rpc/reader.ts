@@ -4,9 +4,9 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import * as pb from "../api/gen/novanet/v1/network.js";
 import { type RaftNode, RaftNodeError } from "../raft/node/raft-node.js";
-import type { ReplicatedNetwork } from "./replicated-network.js";
 import type { CommandResult, Queries, Result } from "../statemachine/index.js";
 import { withDeadline } from "./proposer.js";
+import type { ReplicatedNetwork } from "./replicated-network.js";
 import { RpcError } from "./status.js";
 
 export interface ReadOutcome<T> {

@@ -1,8 +1,8 @@
 // Prometheus metrics: the spec's overlay_network_* names (§11.2) plus Raft and RPC metrics.
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { RaftNode } from "../raft/node/raft-node.js";
-import type { CommandResult } from "../statemachine/index.js";
 import type { ReplicatedNetwork } from "../rpc/replicated-network.js";
+import type { CommandResult } from "../statemachine/index.js";
 
 export class Metrics {
   readonly registry = new Registry();

@@ -16,9 +16,9 @@ import { createClusterService } from "../rpc/cluster-service.js";
 import { type CallAuth, createNetworkService } from "../rpc/network-service.js";
 import { forwardService, Proposer } from "../rpc/proposer.js";
 import { Reader } from "../rpc/reader.js";
+import { ReplicatedNetwork } from "../rpc/replicated-network.js";
 import type { CommandResult, NetworkConfig } from "../statemachine/index.js";
 import { Metrics } from "./metrics.js";
-import { ReplicatedNetwork } from "../rpc/replicated-network.js";
 
 export interface NovanetServerOptions {
   id: NodeId;

@@ -8,7 +8,7 @@ import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { freePort } from "../../cluster/lib/replica-processes.js";
 import { RaftNode, RaftNodeError } from "../../src/raft/node/raft-node.js";
-import { BareStateMachine } from "../../src/server/bare-state-machine.js";
+import { BareStateMachine } from "../../src/server/bare/bare-state-machine.js";
 
 interface Member {
   node: RaftNode;

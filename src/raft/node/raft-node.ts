@@ -685,7 +685,11 @@ export class RaftNode<Result = unknown> {
       // Fail fast instead of waiting out the timeout: the entries may still commit under the
       // next leader, so callers retry only with the same request id (which is deduplicated).
       this.#failPendingProposals(
-        new RaftNodeError("outcome-unknown", "leadership lost; outcome unknown", rd.softState.leader),
+        new RaftNodeError(
+          "outcome-unknown",
+          "leadership lost; outcome unknown",
+          rd.softState.leader,
+        ),
       );
     }
     if (rd.softState) this.#wasLeader = rd.softState.role === "leader";

@@ -28,8 +28,8 @@ import {
   type ServiceError,
   type StatusObject,
   type sendUnaryData,
-  type UntypedServiceImplementation,
   status,
+  type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { decode, encode } from "../codec.js";
