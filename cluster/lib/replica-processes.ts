@@ -54,6 +54,8 @@ export interface ClusterOptions {
   tickMs?: number;
   snapshotEntries?: number;
   logLevel?: string;
+  /** NovaNET replicas: JWT auth with this HS256 secret file (default: auth off). */
+  hs256SecretFile?: string;
 }
 
 export class ReplicaProcess {
@@ -160,7 +162,9 @@ export class LocalCluster {
               `--replica.snapshot_entries=${opts.snapshotEntries ?? 10_000}`,
               // TEST-NET-3: documentation addresses, never routed anywhere.
               "--network.external_ip_pool=203.0.113.0/24",
-              "--auth.mode=none",
+              ...(opts.hs256SecretFile
+                ? ["--auth.mode=jwt", `--auth.hs256_secret_file=${opts.hs256SecretFile}`]
+                : ["--auth.mode=none"]),
               `--log.level=${opts.logLevel ?? "info"}`,
             ];
       const script = opts.kind === "bare" ? "src/server/bare/main.ts" : "src/server/main.ts";

@@ -91,6 +91,7 @@ export function createClusterService(deps: ClusterServiceDeps): pb.ClusterServic
         lagBytes: p.inflightBytes,
       })),
       stateDigest: deps.network.sm.digest(),
+      resourceDigest: deps.network.sm.resourceDigest(),
       ovnSyncState: ovn?.state ?? "disabled",
       ovnSyncedIndex: ovn?.syncedIndex ?? 0,
     };

@@ -620,6 +620,7 @@ export class FakeReplica {
       stateDigest: "abc123",
       ovnSyncState: "synced",
       ovnSyncedIndex: s.appliedIndex,
+      resourceDigest: "",
     });
     const member = (id: string) => {
       const m = s.members.find((x) => x.id === id);

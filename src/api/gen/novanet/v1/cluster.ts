@@ -68,6 +68,11 @@ export interface ClusterStatus {
   stateDigest: string;
   ovnSyncState: string;
   ovnSyncedIndex: number;
+  /**
+   * Digest of the resources only (no sessions, no log position): equal exactly when two states
+   * hold the same VPCs, subnets, ports, groups and NAT; unchanged by a rejected command.
+   */
+  resourceDigest: string;
 }
 
 export interface Member {
@@ -397,6 +402,7 @@ function createBaseClusterStatus(): ClusterStatus {
     stateDigest: "",
     ovnSyncState: "",
     ovnSyncedIndex: 0,
+    resourceDigest: "",
   };
 }
 
@@ -452,6 +458,9 @@ export const ClusterStatus: MessageFns<ClusterStatus> = {
     }
     if (message.ovnSyncedIndex !== 0) {
       writer.uint32(136).uint64(message.ovnSyncedIndex);
+    }
+    if (message.resourceDigest !== "") {
+      writer.uint32(146).string(message.resourceDigest);
     }
     return writer;
   },
@@ -605,6 +614,14 @@ export const ClusterStatus: MessageFns<ClusterStatus> = {
             message.ovnSyncedIndex = longToNumber(reader.uint64());
             continue;
           }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.resourceDigest = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -686,6 +703,11 @@ export const ClusterStatus: MessageFns<ClusterStatus> = {
         : isSet(object.ovn_synced_index)
         ? globalThis.Number(object.ovn_synced_index)
         : 0,
+      resourceDigest: isSet(object.resourceDigest)
+        ? globalThis.String(object.resourceDigest)
+        : isSet(object.resource_digest)
+        ? globalThis.String(object.resource_digest)
+        : "",
     };
   },
 
@@ -742,6 +764,9 @@ export const ClusterStatus: MessageFns<ClusterStatus> = {
     if (message.ovnSyncedIndex !== 0) {
       obj.ovnSyncedIndex = Math.round(message.ovnSyncedIndex);
     }
+    if (message.resourceDigest !== "") {
+      obj.resourceDigest = message.resourceDigest;
+    }
     return obj;
   },
 
@@ -767,6 +792,7 @@ export const ClusterStatus: MessageFns<ClusterStatus> = {
     message.stateDigest = object.stateDigest ?? "";
     message.ovnSyncState = object.ovnSyncState ?? "";
     message.ovnSyncedIndex = object.ovnSyncedIndex ?? 0;
+    message.resourceDigest = object.resourceDigest ?? "";
     return message;
   },
 };
