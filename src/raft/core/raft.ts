@@ -984,6 +984,14 @@ export class Raft {
         if (this.voters.has(id) && this.voters.size === 1) {
           return { error: "conf-change-invalid", reason: "cannot remove the last voter" };
         }
+        if (this.voters.has(id) && this.voters.size === 2) {
+          // etcd's two-member trap: if the removed voter applies its removal first and the other
+          // missed the commit, the other needs a vote it can never get. Add a third voter first.
+          return {
+            error: "conf-change-invalid",
+            reason: "cannot remove a voter from a two-voter configuration; add a voter first",
+          };
+        }
         return undefined;
       default:
         return assertNever(cc, "conf change");
@@ -1089,6 +1097,8 @@ export class Raft {
 
   /** Local snapshot at the applied index: compacts the in-memory log. */
   compact(data: Uint8Array): SnapshotMeta {
+    // The application's state is older than a received snapshot until it has restored it.
+    assert(this.log.pendingSnapshot === undefined, "compact while a received snapshot is pending");
     const index = this.log.applied;
     if (index <= this.log.snapshot.meta.index) return this.log.snapshot.meta;
     const term = this.log.term(index);
