@@ -1,73 +1,157 @@
-// Run a local NovaNET cluster (replica OS processes on loopback, auth off) until Ctrl-C.
-//   npx tsx cluster/local.ts [--replicas 3|5] [--dir .cluster/local] [--fresh]
-import { rmSync } from "node:fs";
+// A local NovaNET cluster: replica OS processes on loopback with LevelDB data directories under
+// .cluster/local, auth off (a development cluster).
+//   npx tsx cluster/local.ts up   [--replicas 3|5] [--base-port 50081] [--fresh] [--foreground]
+//   npx tsx cluster/local.ts down
+//   npx tsx cluster/local.ts status
+// Ports: client API base+0.., peers base+10.., metrics base+20.. (50081–50083, 50091–50093,
+// 50101–50103 by default).
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { ClusterClient } from "../src/client/index.js";
 import { LocalCluster, projectRoot } from "./lib/replica-processes.js";
 
-const { values } = parseArgs({
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
   options: {
-    replicas: { type: "string", default: "3" },
+    replicas: { type: "string", default: process.env.REPLICAS ?? "3" },
+    "base-port": { type: "string", default: process.env.NOVANET_BASE_PORT ?? "50081" },
     dir: { type: "string", default: join(projectRoot, ".cluster/local") },
     fresh: { type: "boolean", default: false },
+    foreground: { type: "boolean", default: false },
   },
 });
-const replicas = Number(values.replicas);
-if (replicas !== 3 && replicas !== 5) throw new Error("--replicas must be 3 or 5");
-if (values.fresh) rmSync(values.dir!, { recursive: true, force: true });
+const dir = values.dir!;
+const stateFile = join(dir, "cluster.json");
 
-const cluster = await LocalCluster.create({ kind: "novanet", dir: values.dir!, replicas });
-cluster.startAll();
-const endpoints = cluster.endpoints();
-const admin = ClusterClient.connect({ endpoints });
-
-let stopping = false;
-const stop = async (code: number) => {
-  if (stopping) return;
-  stopping = true;
-  admin.close();
-  await cluster.stopAll();
-  process.exit(code);
-};
-process.on("SIGINT", () => void stop(0));
-process.on("SIGTERM", () => void stop(0));
-
-const until = Date.now() + 30_000;
-let statuses = await admin.statusAll();
-while (Date.now() < until && !statuses.some((s) => s.status?.role === "leader")) {
-  if (cluster.replicas.every((r) => !r.running())) break;
-  await sleep(200);
-  statuses = await admin.statusAll();
-}
-if (!statuses.some((s) => s.status?.role === "leader")) {
-  console.error(`no leader within 30 s; see the logs in ${values.dir}`);
-  await stop(1);
+interface ClusterState {
+  endpoints: string[];
+  pids: Record<string, number>;
 }
 
-console.log(
-  `NovaNET local cluster: ${replicas} replicas (auth off), data and logs in ${values.dir}`,
-);
-for (const [i, r] of cluster.replicas.entries()) {
-  const s = statuses[i]?.status;
-  console.log(
-    `  ${r.spec.id}  api ${r.apiAddress}  peer 127.0.0.1:${r.spec.peerPort}  metrics http://127.0.0.1:${r.spec.metricsPort}/metrics  ${String(s?.role ?? "down").padEnd(9)} term ${s?.term ?? "-"}`,
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function readState(): ClusterState | undefined {
+  if (!existsSync(stateFile)) return undefined;
+  return JSON.parse(readFileSync(stateFile, "utf8")) as ClusterState;
+}
+
+async function printStatus(endpoints: string[]): Promise<boolean> {
+  const admin = ClusterClient.connect({ endpoints, deadlineMs: 2000 });
+  try {
+    const all = await admin.statusAll();
+    for (const s of all) {
+      const st = s.status;
+      console.log(
+        `  ${s.endpoint.padEnd(16)} ${st ? `${st.id.padEnd(3)} ${st.role.padEnd(9)} term ${st.term}  applied ${st.appliedIndex}` : `down (${s.error?.message ?? "no answer"})`}`,
+      );
+    }
+    return all.some((s) => s.status?.role === "leader");
+  } finally {
+    admin.close();
+  }
+}
+
+async function up(): Promise<number> {
+  const prior = readState();
+  if (prior && Object.values(prior.pids).some(alive)) {
+    console.error(
+      `a local cluster is already running (${stateFile}); stop it with: bash cluster/down.sh`,
+    );
+    return 1;
+  }
+  if (values.fresh) rmSync(dir, { recursive: true, force: true });
+  const replicas = Number(values.replicas);
+  if (replicas !== 3 && replicas !== 5) throw new Error("--replicas must be 3 or 5");
+  const cluster = await LocalCluster.create({
+    kind: "novanet",
+    dir,
+    replicas,
+    basePort: Number(values["base-port"]),
+  });
+  for (const r of cluster.replicas) r.start({ detached: !values.foreground });
+  const endpoints = cluster.endpoints();
+  const pids = Object.fromEntries(cluster.replicas.map((r) => [r.spec.id, r.child?.pid ?? 0]));
+  writeFileSync(
+    stateFile,
+    `${JSON.stringify({ endpoints, pids } satisfies ClusterState, null, 2)}\n`,
   );
-}
-console.log(`
+
+  const until = Date.now() + 30_000;
+  let ok = false;
+  while (Date.now() < until && !ok) {
+    await sleep(300);
+    const admin = ClusterClient.connect({ endpoints, deadlineMs: 1000 });
+    const all = await admin.statusAll();
+    admin.close();
+    ok = all.some((s) => s.status?.role === "leader") && all.every((s) => s.status);
+  }
+  console.log(`NovaNET local cluster: ${replicas} replicas (auth off), data and logs in ${dir}`);
+  await printStatus(endpoints);
+  if (!ok) {
+    console.error(`the cluster did not come up within 30 s; see the logs in ${dir}`);
+    return 1;
+  }
+  console.log(`
+endpoints: ${endpoints.join(",")}
+metrics:   ${cluster.replicas.map((r) => `http://127.0.0.1:${r.spec.metricsPort}/metrics`).join(" ")}
+
 Try it:
   export NOVANET_ENDPOINTS=${endpoints.join(",")} NOVANET_ORG=org1 NOVANET_PROJECT=proj1
-  npx tsx src/cli/novanetctl.ts vpc create --name main
-  npx tsx src/cli/novanetctl.ts port create --subnet org1/proj1/default
-  npx tsx src/cli/novanetctl.ts cluster status
+  npm run --silent novanetctl -- vpc create --name main
+  npm run --silent novanetctl -- port create --subnet org1/proj1/default
+  npm run --silent novanetctl -- cluster status
   npx tsx examples/plasmavmc-flow.ts
-Ctrl-C stops the cluster.`);
+Stop it with: bash cluster/down.sh`);
+  if (!values.foreground) return 0;
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", () => resolve());
+    process.once("SIGTERM", () => resolve());
+  });
+  return down();
+}
 
-// Exit if every replica died.
-setInterval(() => {
-  if (cluster.replicas.every((r) => !r.running())) {
-    console.error("all replicas exited; see the logs in", values.dir);
-    void stop(1);
+async function down(): Promise<number> {
+  const state = readState();
+  if (!state) {
+    console.log("no local cluster state found; nothing to stop");
+    return 0;
   }
-}, 1000);
+  for (const pid of Object.values(state.pids)) if (alive(pid)) process.kill(pid, "SIGTERM");
+  const until = Date.now() + 10_000;
+  while (Date.now() < until && Object.values(state.pids).some(alive)) await sleep(100);
+  for (const [id, pid] of Object.entries(state.pids)) {
+    if (alive(pid)) {
+      console.error(`${id} (pid ${pid}) did not stop in 10 s; killing it`);
+      process.kill(pid, "SIGKILL");
+    }
+  }
+  rmSync(stateFile, { force: true });
+  console.log("local cluster stopped (data kept in", dir, "; `up --fresh` starts over)");
+  return 0;
+}
+
+async function status(): Promise<number> {
+  const state = readState();
+  if (!state) {
+    console.log("no local cluster is running");
+    return 1;
+  }
+  return (await printStatus(state.endpoints)) ? 0 : 1;
+}
+
+const command = positionals[0] ?? "up";
+const run = { up, down, status }[command];
+if (!run) {
+  console.error(`usage: cluster/local.ts up|down|status [flags]`);
+  process.exit(1);
+}
+process.exit(await run());

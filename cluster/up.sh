@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Starts a local 3-replica NovaNET cluster (OS processes on loopback, LevelDB under .cluster/)
-# and keeps it running until Ctrl-C. Installs what it needs first.
+# Starts a local 3-replica NovaNET cluster in the background (OS processes on loopback, LevelDB
+# under .cluster/local, client API on 127.0.0.1:50081-50083), prints the endpoints and returns.
+# Installs what it needs first. Stop it with: bash cluster/down.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec npx tsx cluster/local.ts --replicas "${REPLICAS:-3}" "$@"
+exec npx tsx cluster/local.ts up "$@"

@@ -1,7 +1,7 @@
 // Start, kill and restart replica OS processes on loopback; shared by cluster/local.ts, the
 // real-process tests and the benchmarks.
 import { type ChildProcess, spawn } from "node:child_process";
-import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
+import { closeSync, createWriteStream, mkdirSync, openSync, type WriteStream } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -56,6 +56,8 @@ export interface ClusterOptions {
   logLevel?: string;
   /** NovaNET replicas: JWT auth with this HS256 secret file (default: auth off). */
   hs256SecretFile?: string;
+  /** Fixed ports: API base+i, peer base+10+i, metrics base+20+i (default: free ports). */
+  basePort?: number;
 }
 
 export class ReplicaProcess {
@@ -74,18 +76,31 @@ export class ReplicaProcess {
     return `127.0.0.1:${this.spec.apiPort}`;
   }
 
-  start(): void {
+  /** Starts the process; `detached` lets it outlive this one (its output goes straight to the log). */
+  start(opts: { detached?: boolean } = {}): void {
     if (this.child && this.child.exitCode === null && this.child.signalCode === null) {
       throw new Error(`${this.spec.id} is already running`);
     }
-    this.#log = createWriteStream(this.logFile, { flags: "a" });
-    const child = spawn(
-      process.execPath,
-      ["--import", "tsx", join(projectRoot, this.script), ...this.args],
-      { cwd: projectRoot, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    child.stdout?.pipe(this.#log, { end: false });
-    child.stderr?.pipe(this.#log, { end: false });
+    const argv = ["--import", "tsx", join(projectRoot, this.script), ...this.args];
+    let child: ChildProcess;
+    if (opts.detached) {
+      const fd = openSync(this.logFile, "a");
+      child = spawn(process.execPath, argv, {
+        cwd: projectRoot,
+        stdio: ["ignore", fd, fd],
+        detached: true,
+      });
+      closeSync(fd);
+      child.unref();
+    } else {
+      this.#log = createWriteStream(this.logFile, { flags: "a" });
+      child = spawn(process.execPath, argv, {
+        cwd: projectRoot,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      child.stdout?.pipe(this.#log, { end: false });
+      child.stderr?.pipe(this.#log, { end: false });
+    }
     child.once("exit", () => {
       this.exits++;
     });
@@ -122,12 +137,13 @@ export class LocalCluster {
     const c = new LocalCluster(opts);
     mkdirSync(opts.dir, { recursive: true });
     const specs: ReplicaSpec[] = [];
+    const base = opts.basePort;
     for (let i = 1; i <= opts.replicas; i++) {
       specs.push({
         id: `n${i}`,
-        peerPort: await freePort(),
-        apiPort: await freePort(),
-        metricsPort: await freePort(),
+        apiPort: base ? base + i - 1 : await freePort(),
+        peerPort: base ? base + 10 + i - 1 : await freePort(),
+        metricsPort: base ? base + 20 + i - 1 : await freePort(),
         dataDir: join(opts.dir, `n${i}`),
       });
     }

@@ -10,8 +10,8 @@ export const leaderIdMetadata = "x-novanet-leader-id";
 export const appliedIndexMetadata = "x-novanet-applied-index";
 /** On UNAVAILABLE: how long to wait before retrying (an election is probably in progress). */
 export const retryAfterMetadata = "x-novanet-retry-after-ms";
-/** Set by a follower when it forwards a write to the leader (prevents forwarding loops). */
-export const forwardedMetadata = "x-novanet-forwarded";
+/** A caller's request id, echoed in the response and carried in every server log line. */
+export const requestIdMetadata = "x-request-id";
 
 /**
  * Codes the RPC layer adds to the state machine's (which are listed in

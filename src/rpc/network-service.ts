@@ -5,7 +5,12 @@ import { randomBytes, randomUUID } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type * as pb from "../api/gen/novanet/v1/network.js";
-import { appliedIndexMetadata, leaderAddressMetadata, leaderIdMetadata } from "../api/protocol.js";
+import {
+  appliedIndexMetadata,
+  leaderAddressMetadata,
+  leaderIdMetadata,
+  requestIdMetadata,
+} from "../api/protocol.js";
 import {
   type Command,
   type CommandValues,
@@ -85,18 +90,27 @@ export function createNetworkService(deps: NetworkServiceDeps): pb.NetworkServic
         deps.callTimeoutMsMax,
       );
       const started = performance.now();
-      const done = (code: string) =>
-        deps.onCall?.(name, code, (performance.now() - started) / 1000);
+      const given = call.metadata.get(requestIdMetadata)[0];
+      const reqId = typeof given === "string" && given.length <= 128 ? given : randomUUID();
+      const done = (code: string, err?: unknown) => {
+        const seconds = (performance.now() - started) / 1000;
+        deps.onCall?.(name, code, seconds);
+        const fields = { reqId, rpc: name, code, ms: Math.round(seconds * 1000) };
+        if (code === "OK") logger.debug(fields, "rpc");
+        else if (code === "INTERNAL") logger.error({ ...fields, err }, "rpc failed");
+        else logger.info(fields, "rpc refused");
+      };
       fn(call.request, call, deadline).then(
         (r) => {
           done("OK");
+          r.md.set(requestIdMetadata, reqId);
           cb(null, r.value, r.md);
         },
         (err: unknown) => {
-          if (!(err instanceof RpcError))
-            logger.error({ err, rpc: name }, "NetworkService call failed");
-          done(err instanceof RpcError ? err.code : "INTERNAL");
-          cb(toServiceError(err));
+          done(err instanceof RpcError ? err.code : "INTERNAL", err);
+          const e = toServiceError(err);
+          e.metadata?.set(requestIdMetadata, reqId);
+          cb(e);
         },
       );
     };

@@ -78,8 +78,8 @@ export class Metrics {
     });
     this.#callSeconds = new Histogram({
       name: "novanet_grpc_request_duration_seconds",
-      help: "gRPC call latency by method",
-      labelNames: ["method"],
+      help: "gRPC call latency by method and result code",
+      labelNames: ["method", "code"],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [r],
     });
@@ -87,6 +87,6 @@ export class Metrics {
 
   observeCall(method: string, code: string, seconds: number): void {
     this.#calls.inc({ method, code });
-    this.#callSeconds.observe({ method }, seconds);
+    this.#callSeconds.observe({ method, code }, seconds);
   }
 }
