@@ -81,7 +81,9 @@ export class ReplicaProcess {
     if (this.child && this.child.exitCode === null && this.child.signalCode === null) {
       throw new Error(`${this.spec.id} is already running`);
     }
-    const argv = ["--import", "tsx", join(projectRoot, this.script), ...this.args];
+    // Extra node flags for profiling, e.g. NOVANET_REPLICA_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/p".
+    const nodeArgs = (process.env.NOVANET_REPLICA_NODE_ARGS ?? "").split(" ").filter(Boolean);
+    const argv = [...nodeArgs, "--import", "tsx", join(projectRoot, this.script), ...this.args];
     let child: ChildProcess;
     if (opts.detached) {
       const fd = openSync(this.logFile, "a");

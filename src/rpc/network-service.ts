@@ -171,6 +171,12 @@ export function createNetworkService(deps: NetworkServiceDeps): pb.NetworkServic
     ...(req.pageToken !== "" ? { page_token: req.pageToken } : {}),
   });
   const empty = <T>(r: Reply<T>): Reply<pb.Empty> => ({ value: {}, md: r.md });
+  /** A vpc_id filter naming another VPC than the project's own (which is "{org}/{project}"). */
+  const otherVpc = (req: { orgId: string; projectId: string; vpcId: string }) =>
+    req.vpcId !== "" && req.vpcId !== `${req.orgId}/${req.projectId}`;
+  /** Another tenant's VPC is reported exactly as a missing one. */
+  const vpcNotFound = (vpcId: string) =>
+    ({ ok: false, code: "NOT_FOUND", message: `VPC ${vpcId} not found` }) as const;
   const newId = () => randomUUID();
 
   return {
@@ -233,11 +239,15 @@ export function createNetworkService(deps: NetworkServiceDeps): pb.NetworkServic
       return { value: subnetToProto(r.value), md: r.md };
     }),
     listSubnets: unary("ListSubnets", async (req: pb.ListSubnetsRequest, call, deadline) => {
-      const r = await read(call, req, deadline, (q, scope) => q.listSubnets(scope, page(req)));
-      const items =
-        req.vpcId === "" ? r.value.items : r.value.items.filter((s) => s.vpc_id === req.vpcId);
+      // A project has exactly one VPC: a vpc_id filter keeps everything or nothing.
+      const r = await read(call, req, deadline, (q, scope) =>
+        otherVpc(req) ? vpcNotFound(req.vpcId) : q.listSubnets(scope, page(req)),
+      );
       return {
-        value: { subnets: items.map(subnetToProto), nextPageToken: r.value.next_page_token },
+        value: {
+          subnets: r.value.items.map(subnetToProto),
+          nextPageToken: r.value.next_page_token,
+        },
         md: r.md,
       };
     }),
@@ -487,11 +497,11 @@ export function createNetworkService(deps: NetworkServiceDeps): pb.NetworkServic
       return { value: snatToProto(r.value), md: r.md };
     }),
     listDnats: unary("ListDnats", async (req: pb.ListDnatsRequest, call, deadline) => {
-      const r = await read(call, req, deadline, (q, scope) => q.listDnats(scope, page(req)));
-      const items =
-        req.vpcId === "" ? r.value.items : r.value.items.filter((d) => d.vpc_id === req.vpcId);
+      const r = await read(call, req, deadline, (q, scope) =>
+        otherVpc(req) ? vpcNotFound(req.vpcId) : q.listDnats(scope, page(req)),
+      );
       return {
-        value: { dnats: items.map(dnatToProto), nextPageToken: r.value.next_page_token },
+        value: { dnats: r.value.items.map(dnatToProto), nextPageToken: r.value.next_page_token },
         md: r.md,
       };
     }),

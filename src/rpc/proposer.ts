@@ -17,7 +17,7 @@ import {
   encodeCommand,
 } from "../statemachine/index.js";
 import { encodeEntry, type ReplicatedNetwork } from "./replicated-network.js";
-import { RpcError } from "./status.js";
+import { RpcError, type RpcErrorCode } from "./status.js";
 
 const packr = new Packr({ useRecords: false, structuredClone: false, moreTypes: false });
 
@@ -25,11 +25,10 @@ interface ForwardRequest {
   command: Uint8Array;
   deadlineMs: number;
 }
-interface ForwardResponse {
-  result: CommandResult;
-  leaderId: string;
-  leaderApiAddress: string;
-}
+type ForwardResponse =
+  | { result: CommandResult; leaderId: string; leaderApiAddress: string }
+  /** The leader could not propose: its error, relayed as is. */
+  | { error: { code: RpcErrorCode; message: string } };
 
 const bytes = {
   serialize: (v: unknown) => Buffer.from(packr.pack(v)),
@@ -99,7 +98,9 @@ export class Proposer {
           (r) => cb(null, r),
           (err: unknown) => {
             const e = err instanceof RpcError ? err : new RpcError("INTERNAL", "forward failed");
-            cb({ code: grpc.status.UNAVAILABLE, details: `${e.code}: ${e.message}` });
+            if (!(err instanceof RpcError))
+              this.#o.logger.error({ err }, "forwarded proposal failed");
+            cb(null, { error: { code: e.code, message: e.message } });
           },
         );
       },
@@ -206,7 +207,8 @@ export class Proposer {
             );
             return;
           }
-          resolve(res);
+          if ("error" in res) reject(new RpcError(res.error.code, res.error.message));
+          else resolve(res);
         },
       );
     });

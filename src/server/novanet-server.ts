@@ -6,7 +6,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import * as grpc from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
-import { HealthImplementation } from "grpc-health-check";
+import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check";
 import type { Logger } from "pino";
 import { ClusterServiceService } from "../api/gen/novanet/v1/cluster.js";
 import { NetworkServiceService } from "../api/gen/novanet/v1/network.js";
@@ -61,6 +61,7 @@ export class NovanetServer {
   #proposer: Proposer | undefined;
   #health: HealthImplementation | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #healthState: "SERVING" | "NOT_SERVING" | undefined;
   #apiPort = 0;
   #metricsPort = 0;
   #apiAdvertise = "";
@@ -189,7 +190,11 @@ export class NovanetServer {
     health.addToServer(api);
     this.#health = health;
     const pkg = loadSync(
-      [join(protoDir, "novanet/v1/network.proto"), join(protoDir, "novanet/v1/cluster.proto")],
+      [
+        join(protoDir, "novanet/v1/network.proto"),
+        join(protoDir, "novanet/v1/cluster.proto"),
+        healthProtoPath,
+      ],
       { includeDirs: [protoDir] },
     );
     new ReflectionService(pkg).addToServer(api);
@@ -215,8 +220,10 @@ export class NovanetServer {
   }
 
   #updateHealth(): void {
-    const r = this.readiness();
-    const state = r.ready ? "SERVING" : "NOT_SERVING";
+    const state = this.readiness().ready ? "SERVING" : "NOT_SERVING";
+    // Watchers hear only of changes.
+    if (state === this.#healthState) return;
+    this.#healthState = state;
     this.#health?.setStatus("", state);
     this.#health?.setStatus("novanet.v1.NetworkService", state);
   }
