@@ -421,15 +421,18 @@ export function createNetworkService(deps: NetworkServiceDeps): pb.NetworkServic
     addSecurityGroupRule: unary(
       "AddSecurityGroupRule",
       async (req: pb.AddSecurityGroupRuleRequest, call, deadline) => {
-        if (req.rule === undefined) throw new RpcError("INVALID_ARGUMENT", "rule is required");
-        const rule = req.rule;
-        const r = await write<"AddSecurityRule">(call, req, deadline, (s) => ({
-          type: "AddSecurityRule",
-          ...s,
-          security_group_id: req.securityGroupId,
-          direction: directionOf(req.direction),
-          rule: ruleSpecOf(rule, "rule", newId),
-        }));
+        // Built after the caller is authorized: a bad request from another tenant is refused
+        // as PERMISSION_DENIED before anything about it is validated.
+        const r = await write<"AddSecurityRule">(call, req, deadline, (s) => {
+          if (req.rule === undefined) throw new RpcError("INVALID_ARGUMENT", "rule is required");
+          return {
+            type: "AddSecurityRule",
+            ...s,
+            security_group_id: req.securityGroupId,
+            direction: directionOf(req.direction),
+            rule: ruleSpecOf(req.rule, "rule", newId),
+          };
+        });
         return { value: securityGroupToProto(r.value), md: r.md };
       },
     ),

@@ -15,6 +15,7 @@ import {
   type CommandResult,
   decodeCommand,
   encodeCommand,
+  limits,
 } from "../statemachine/index.js";
 import { encodeEntry, type ReplicatedNetwork } from "./replicated-network.js";
 import { RpcError, type RpcErrorCode } from "./status.js";
@@ -90,11 +91,11 @@ export class Proposer {
       ) => {
         const decoded = decodeCommand(call.request.command);
         if (!decoded.ok) {
-          cb({ code: grpc.status.INVALID_ARGUMENT, details: decoded.message });
+          cb(null, { error: { code: decoded.code, message: decoded.message } });
           return;
         }
         const deadline = Math.min(call.request.deadlineMs, Date.now() + 60_000);
-        this.#proposeAsLeader(decoded.value, deadline).then(
+        this.#proposeAsLeader(call.request.command, deadline).then(
           (r) => cb(null, r),
           (err: unknown) => {
             const e = err instanceof RpcError ? err : new RpcError("INTERNAL", "forward failed");
@@ -132,6 +133,15 @@ export class Proposer {
 
   /** Replicate a command and return its result, from whichever replica leads. */
   async submit(command: Command, deadline: number): Promise<Proposed> {
+    // Refused here, before forwarding or proposing, so that every replica answers alike.
+    const encoded = encodeCommand(command);
+    const size = encoded.byteLength;
+    if (size > limits.commandBytesMax) {
+      throw new RpcError(
+        "INVALID_ARGUMENT",
+        `request of ${size} bytes exceeds the ${limits.commandBytesMax}-byte command limit`,
+      );
+    }
     let lastErr: RpcError | undefined;
     // Without a leader, give up after leaderWaitMs (not the whole deadline): the caller learns
     // early that the cluster is unavailable and can retry elsewhere or later.
@@ -140,9 +150,9 @@ export class Proposer {
       const raft = this.#o.raft();
       const st = raft.status();
       try {
-        if (st.role === "leader") return await this.#proposeAsLeader(command, deadline);
+        if (st.role === "leader") return await this.#proposeAsLeader(encoded, deadline);
         if (st.leader !== "")
-          return await this.#forward(st.leader, st.leaderAddress, command, deadline);
+          return await this.#forward(st.leader, st.leaderAddress, encoded, deadline);
         lastErr = new RpcError("NO_LEADER", "no leader is known (an election is in progress)");
       } catch (err) {
         if (!(err instanceof RpcError) || !retryable(err)) throw err;
@@ -161,12 +171,13 @@ export class Proposer {
     );
   }
 
-  async #proposeAsLeader(command: Command, deadline: number): Promise<Proposed> {
+  /** `command` is encodeCommand() bytes, already checked to decode. */
+  async #proposeAsLeader(command: Uint8Array, deadline: number): Promise<Proposed> {
     const raft = this.#o.raft();
     if (raft.status().role !== "leader") throw new RpcError("NO_LEADER", "not the leader");
     const payload = encodeEntry({
       timestampMs: this.#o.network.nextTimestamp(Date.now()),
-      command: encodeCommand(command),
+      command,
     });
     try {
       const out = await withDeadline(raft.propose(payload), deadline);
@@ -179,7 +190,7 @@ export class Proposer {
   async #forward(
     leader: NodeId,
     peerAddress: string,
-    command: Command,
+    command: Uint8Array,
     deadline: number,
   ): Promise<Proposed> {
     if (peerAddress === "") throw new RpcError("NO_LEADER", `no address for leader ${leader}`);
@@ -193,7 +204,7 @@ export class Proposer {
     };
     return new Promise((resolve, reject) => {
       client.propose(
-        { command: encodeCommand(command), deadlineMs: deadline },
+        { command, deadlineMs: deadline },
         new grpc.Metadata(),
         { deadline },
         (err, res) => {
