@@ -6,7 +6,6 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import * as grpc from "@grpc/grpc-js";
-import { Packr } from "msgpackr";
 import type { Logger } from "pino";
 import type { NodeId } from "../raft/core/types.js";
 import { type RaftNode, RaftNodeError } from "../raft/node/raft-node.js";
@@ -17,10 +16,8 @@ import {
   encodeCommand,
   limits,
 } from "../statemachine/index.js";
-import { encodeEntry, type ReplicatedNetwork } from "./replicated-network.js";
+import { encodeEntry, packr, type ReplicatedNetwork } from "./replicated-network.js";
 import { RpcError, type RpcErrorCode } from "./status.js";
-
-const packr = new Packr({ useRecords: false, structuredClone: false, moreTypes: false });
 
 interface ForwardRequest {
   command: Uint8Array;

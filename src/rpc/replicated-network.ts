@@ -6,7 +6,8 @@ import type { SnapshotMeta } from "../raft/core/types.js";
 import type { StateMachine } from "../raft/node/raft-node.js";
 import { type CommandResult, NetworkStateMachine } from "../statemachine/index.js";
 
-const packr = new Packr({
+/** msgpack with fixed options for what the RPC layer writes into entries and onto the peer port. */
+export const packr = new Packr({
   useRecords: false,
   structuredClone: false,
   moreTypes: false,
