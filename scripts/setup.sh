@@ -20,9 +20,13 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
 fi
 
 # Debian packages, installed only when a command is missing: protoc checks that the generated API
-# code is current. (OVN joins this list with the OVN synchronisation work.)
+# code is current; OVN (NB/SB ovsdb-servers, ovn-northd, ovn-controller) and Open vSwitch (userspace
+# datapath) are the real components the OVN sync tests and the local cluster run against; ping and
+# busybox (udhcpc) are what the data-plane test's VMs run.
 apt_packages=()
-for pair in "ip:iproute2" "protoc:protobuf-compiler" "openssl:openssl"; do
+for pair in "ip:iproute2" "protoc:protobuf-compiler" "openssl:openssl" \
+  "ovsdb-server:openvswitch-switch" "ovs-vswitchd:openvswitch-switch" "ovn-northd:ovn-central" \
+  "ovn-controller:ovn-host" "ping:iputils-ping" "busybox:busybox"; do
   cmd=${pair%%:*}
   pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || apt_packages+=("$pkg")
@@ -32,6 +36,7 @@ if [ ${#apt_packages[@]} -gt 0 ]; then
     echo "setup: missing Debian packages ${apt_packages[*]} and not root to install them" >&2
     exit 1
   fi
+  mapfile -t apt_packages < <(printf '%s\n' "${apt_packages[@]}" | sort -u)
   echo "setup: apt-get install ${apt_packages[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_packages[@]}"
