@@ -12,11 +12,10 @@ if [ "$node_major" -lt "$need_node_major" ]; then
 fi
 
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  # Not `npm ci`: the registry these machines reach has no builds of the optional per-platform
-  # packages for other systems (e.g. @biomejs/cli-win32-x64), so the lock file cannot list them
-  # and `npm ci` refuses it as out of sync. `npm install` installs the locked versions.
-  echo "setup: npm install (locked versions)"
-  npm install --no-audit --no-fund
+  # The lock lists every platform's optional builds (biome, esbuild), so `npm ci` installs exactly
+  # the locked tree on any machine.
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund
 fi
 
 # Debian packages, installed only when a command is missing: protoc checks that the generated API
