@@ -67,6 +67,7 @@ commands:
   snat create [--vpc ID] [--external-ip IP] | snat get [--vpc ID] | snat delete [--vpc ID]
   dnat create [--vpc ID] [--external-ip IP] --external-port N --internal-ip IP
               --internal-port N --protocol tcp|udp
+  dnat create [--vpc ID] [--external-ip IP] --internal-ip IP --protocol all   (1:1, a floating IP)
   dnat list [--vpc ID] | dnat delete ID
   cluster status [--endpoint A] | cluster members
   cluster add-learner --id ID --peer-address A --api-address A
@@ -342,8 +343,8 @@ const dnatTable = (xs: DnatConfig[]) =>
     xs.map((d) => [
       d.id,
       d.vpcId,
-      `${d.externalIp}:${d.externalPort}`,
-      `${d.internalIp}:${d.internalPort}`,
+      d.protocol === Protocol.PROTOCOL_ALL ? d.externalIp : `${d.externalIp}:${d.externalPort}`,
+      d.protocol === Protocol.PROTOCOL_ALL ? d.internalIp : `${d.internalIp}:${d.internalPort}`,
       protoName(d.protocol),
     ]),
   );
@@ -702,20 +703,29 @@ const commands: Record<string, Command> = {
   "dnat create": {
     args: [],
     flags: ["vpc", "external-ip", "external-port", "internal-ip", "internal-port", "protocol"],
-    required: ["external-port", "internal-ip", "internal-port", "protocol"],
+    required: ["internal-ip", "protocol"],
     tenant: true,
-    run: async (c) =>
-      one(
+    run: async (c) => {
+      const proto = protocol(c.flags.protocol, ["tcp", "udp", "all"]);
+      // --protocol all: a 1:1 DNAT, ports 0 (the server refuses any other port).
+      const portFlag = (name: "external-port" | "internal-port") => {
+        const v = int(name, c.flags[name], 65535);
+        if (v === undefined && proto !== Protocol.PROTOCOL_ALL)
+          throw new UsageError(`--${name} is required with --protocol tcp|udp`);
+        return v ?? 0;
+      };
+      return one(
         await c.net().createDnat({
           vpcId: vpcId(c),
           externalIp: c.flags["external-ip"],
-          externalPort: int("external-port", c.flags["external-port"], 65535),
+          externalPort: portFlag("external-port"),
           internalIp: c.flags["internal-ip"],
-          internalPort: int("internal-port", c.flags["internal-port"], 65535),
-          protocol: protocol(c.flags.protocol, ["tcp", "udp"]),
+          internalPort: portFlag("internal-port"),
+          protocol: proto,
         }),
         dnatTable,
-      ),
+      );
+    },
   },
   "dnat list": {
     args: [],

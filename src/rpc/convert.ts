@@ -24,10 +24,15 @@ export function protocolOf(p: pb.Protocol, field: string): sm.Protocol {
   return d;
 }
 
+/** TCP/UDP: port forwarding; ALL (with both ports 0): a 1:1 DNAT. The state machine checks ports. */
 export function natProtocolOf(p: pb.Protocol): sm.NatProtocol {
   if (p === pb.Protocol.PROTOCOL_TCP) return "TCP";
   if (p === pb.Protocol.PROTOCOL_UDP) return "UDP";
-  throw new RpcError("INVALID_ARGUMENT", "protocol: DNAT needs TCP or UDP");
+  if (p === pb.Protocol.PROTOCOL_ALL) return "ALL";
+  throw new RpcError(
+    "INVALID_ARGUMENT",
+    "protocol: DNAT needs TCP or UDP (port forwarding) or ALL (1:1, both ports 0)",
+  );
 }
 
 export function sourceTypeOf(t: pb.SourceType, field: string): sm.SourceType {

@@ -190,7 +190,7 @@ function readPortRange(f: Fields): PortRange {
 const protocolNames: readonly Protocol[] = ["TCP", "UDP", "ICMP", "ALL"];
 const sourceTypeNames: readonly SourceType[] = ["CIDR", "SECURITY_GROUP"];
 const directionNames: readonly Direction[] = ["INGRESS", "EGRESS"];
-const natProtocolNames: readonly NatProtocol[] = ["TCP", "UDP"];
+const natProtocolNames: readonly NatProtocol[] = ["TCP", "UDP", "ALL"];
 
 function readRuleFields(f: Fields): SecurityRuleSpec {
   const portRange = f.optObject("port_range", readPortRange);

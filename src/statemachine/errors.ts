@@ -62,7 +62,8 @@ export const errorCodeMeaning: Readonly<Record<ErrorCode, string>> = {
   MAC_ADDRESS_IN_USE: "MAC address already used by another port of the VPC",
   SECURITY_GROUP_IN_USE: "Security group is used by a port or referenced by another group's rule",
   EXTERNAL_IP_POOL_EXHAUSTED: "No free external IP is left in the external pool",
-  EXTERNAL_IP_IN_USE: "External IP belongs to another VPC",
+  EXTERNAL_IP_IN_USE:
+    "External IP belongs to another VPC, or a 1:1 DNAT would share its external IP with another NAT rule",
   EXTERNAL_IP_NOT_IN_POOL: "External IP is not part of the configured external pool",
   NOT_BOOTSTRAPPED: "The replicated configuration has not been set by a Bootstrap command yet",
   SESSION_EXPIRED: "Unknown client session (never registered, closed, or expired): register again",

@@ -119,6 +119,17 @@ function checkNat(state: State): void {
         id,
       "DNAT",
     );
+    assert(
+      vpc.dnatInternal.get(externalKey(dnat.internal_ip, dnat.internal_port, dnat.protocol)) === id,
+      `DNAT ${id} internal index`,
+    );
+    if (dnat.protocol === "ALL") {
+      // A 1:1 DNAT: ports 0, and its external IP carries no other NAT rule.
+      assert(dnat.external_port === 0 && dnat.internal_port === 0, `1:1 DNAT ${id} ports`);
+      assert(vpc.externalRefs.get(dnat.external_ip) === 1, `1:1 DNAT ${id} IP not exclusive`);
+    } else {
+      assert(dnat.external_port >= 1 && dnat.internal_port >= 1, `DNAT ${id} ports`);
+    }
     addRef(dnat.external_ip);
   }
   assert(state.dnatByExternal.size === state.dnats.size, "external DNAT index size");

@@ -12,8 +12,9 @@ export const sourceTypes: readonly SourceType[] = ["CIDR", "SECURITY_GROUP"];
 export type Direction = "INGRESS" | "EGRESS";
 export const directions: readonly Direction[] = ["INGRESS", "EGRESS"];
 
-export type NatProtocol = "TCP" | "UDP";
-export const natProtocols: readonly NatProtocol[] = ["TCP", "UDP"];
+/** "ALL" (with both ports 0) is a 1:1 DNAT: every protocol and port of the external IP. */
+export type NatProtocol = "TCP" | "UDP" | "ALL";
+export const natProtocols: readonly NatProtocol[] = ["TCP", "UDP", "ALL"];
 
 export interface Vpc {
   /** "{org_id}/{project_id}" */

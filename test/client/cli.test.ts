@@ -176,6 +176,28 @@ describe("novanetctl", () => {
       /dnat-1\s+org1\/proj1\s+203\.0\.113\.20:8080\s+10\.1\.1\.2:80\s+tcp/,
     );
     expect((await run([...g(), "-o", "json", "dnat", "delete", "dnat-1"])).out).toBe("{}\n");
+    // --protocol all: a 1:1 DNAT (floating IP), ports 0 without flags.
+    const fip = await run([
+      ...g(),
+      "-o",
+      "json",
+      "dnat",
+      "create",
+      "--internal-ip",
+      "10.1.1.2",
+      "--protocol",
+      "all",
+    ]);
+    expect(JSON.parse(fip.out)).toMatchObject({
+      externalPort: 0,
+      internalPort: 0,
+      internalIp: "10.1.1.2",
+      protocol: "PROTOCOL_ALL",
+    });
+    expect((await run([...g(), "dnat", "list"])).out).toMatch(
+      /dnat-\d\s+org1\/proj1\s+203\.0\.113\.20\s+10\.1\.1\.2\s+all/,
+    );
+
     expect((await run([...g(), "port", "delete", created.id])).code).toBe(0);
     expect((await run([...g(), "vpc", "delete", "--cascade"])).out).toBe(
       "deleted vpc org1/proj1\n",
@@ -234,6 +256,10 @@ describe("novanetctl", () => {
         "tcp",
       ],
       /--external-port: expected an integer/,
+    ],
+    [
+      ["dnat", "create", "--internal-ip", "x", "--internal-port", "1", "--protocol", "tcp"],
+      /--external-port is required with --protocol tcp\|udp/,
     ],
     [
       ["sg", "rule", "add", "web", "--direction", "up", "--protocol", "tcp"],

@@ -2199,6 +2199,40 @@ const badCases: BadCase[] = [
     code: "INVALID_ARGUMENT",
   },
   {
+    name: "DNAT: protocol ALL (1:1) with ports",
+    rpc: "createDnat",
+    req: (w) => dnatTo(w, { protocol: Protocol.PROTOCOL_ALL }),
+    grpc: INVALID,
+    code: "INVALID_ARGUMENT",
+  },
+  {
+    name: "DNAT: protocol ALL (1:1) with only the external port 0",
+    rpc: "createDnat",
+    req: (w) => dnatTo(w, { protocol: Protocol.PROTOCOL_ALL, externalPort: 0 }),
+    grpc: INVALID,
+    code: "INVALID_ARGUMENT",
+  },
+  {
+    name: "DNAT: TCP with both ports 0 (1:1 needs ALL)",
+    rpc: "createDnat",
+    req: (w) => dnatTo(w, { externalPort: 0, internalPort: 0 }),
+    grpc: INVALID,
+    code: "INVALID_ARGUMENT",
+  },
+  {
+    name: "DNAT: 1:1 on an external IP that port forwarding uses",
+    rpc: "createDnat",
+    req: (w) =>
+      dnatTo(w, {
+        externalIp: w.dnat.externalIp,
+        externalPort: 0,
+        internalPort: 0,
+        protocol: Protocol.PROTOCOL_ALL,
+      }),
+    grpc: S.ALREADY_EXISTS,
+    code: "EXTERNAL_IP_IN_USE",
+  },
+  {
     name: "DNAT: protocol unspecified",
     rpc: "createDnat",
     req: (w) => dnatTo(w, { protocol: 0 }),

@@ -9,6 +9,7 @@ import {
   errorCodeMeaning,
   errorCodes,
   limits,
+  NetworkStateMachine,
   type Result,
   type SecurityRuleSpec,
 } from "../../src/statemachine/index.js";
@@ -949,6 +950,126 @@ describe("NAT", () => {
     a.ok("DeleteDnat", { dnat_id: uuid(102) });
     a.fails("DeleteDnat", { dnat_id: uuid(102) }, "NOT_FOUND");
     expect([...h.sm.externalIps()].map((e) => e.external_ip)).toEqual(["203.0.113.1"]);
+  });
+
+  it("creates a 1:1 DNAT (protocol ALL, ports 0) that holds its external IP alone", () => {
+    const { h, a, b } = setup();
+    a.ok("CreatePort", { port_id: uuid(1), subnet_id: a.child("default"), mac_address: mac(1) });
+    a.ok("CreatePort", { port_id: uuid(2), subnet_id: a.child("default"), mac_address: mac(2) });
+    const oneToOne = {
+      vpc_id: a.vpcId,
+      external_port: 0,
+      internal_port: 0,
+      protocol: "ALL" as const,
+      internal_ip: "10.0.0.2",
+    };
+    // Ports 0 only with ALL, ALL only with ports 0.
+    for (const [protocol, external_port, internal_port] of [
+      ["ALL", 80, 80],
+      ["ALL", 0, 80],
+      ["ALL", 80, 0],
+      ["TCP", 0, 0],
+      ["UDP", 0, 0],
+      ["TCP", 80, 0],
+    ] as const) {
+      const message = a.fails(
+        "CreateDnat",
+        { ...oneToOne, dnat_id: uuid(100), protocol, external_port, internal_port },
+        "INVALID_ARGUMENT",
+      );
+      expect(message).toMatch(/1:1 DNAT/);
+    }
+    // Omitted external IP: one from the pool, which then carries nothing else.
+    const fip = a.ok("CreateDnat", { ...oneToOne, dnat_id: uuid(100) });
+    expect(fip).toMatchObject({
+      external_ip: "203.0.113.0",
+      external_port: 0,
+      internal_port: 0,
+      internal_ip: "10.0.0.2",
+      protocol: "ALL",
+    });
+    const pf = {
+      vpc_id: a.vpcId,
+      external_port: 443,
+      internal_port: 443,
+      protocol: "TCP" as const,
+      internal_ip: "10.0.0.3",
+    };
+    a.fails(
+      "CreateDnat",
+      { ...pf, dnat_id: uuid(101), external_ip: "203.0.113.0" },
+      "EXTERNAL_IP_IN_USE",
+    );
+    a.fails("CreateSnat", { vpc_id: a.vpcId, external_ip: "203.0.113.0" }, "EXTERNAL_IP_IN_USE");
+    a.fails(
+      "CreateDnat",
+      { ...oneToOne, dnat_id: uuid(101), internal_ip: "10.0.0.3", external_ip: "203.0.113.0" },
+      "EXTERNAL_IP_IN_USE",
+    );
+    b.ok("CreateVpc", { name: "b" });
+    b.fails("CreateSnat", { vpc_id: b.vpcId, external_ip: "203.0.113.0" }, "EXTERNAL_IP_IN_USE");
+    // One 1:1 DNAT per internal IP, whatever the external IP.
+    expect(a.fails("CreateDnat", { ...oneToOne, dnat_id: uuid(101) }, "ALREADY_EXISTS")).toMatch(
+      /already has a 1:1 DNAT/,
+    );
+    a.fails(
+      "CreateDnat",
+      { ...oneToOne, dnat_id: uuid(101), external_ip: "203.0.113.9" },
+      "ALREADY_EXISTS",
+    );
+    a.fails(
+      "CreateDnat",
+      { ...oneToOne, dnat_id: uuid(100), internal_ip: "10.0.0.3" },
+      "ALREADY_EXISTS",
+    );
+    a.fails(
+      "CreateDnat",
+      { ...oneToOne, dnat_id: uuid(101), internal_ip: "10.0.0.99" },
+      "NOT_FOUND",
+    );
+    // An external IP already used by this VPC's SNAT or port forwarding is not exclusive.
+    a.ok("CreateSnat", { vpc_id: a.vpcId, external_ip: "203.0.113.1" });
+    a.ok("CreateDnat", { ...pf, dnat_id: uuid(102), external_ip: "203.0.113.2" });
+    for (const ip of ["203.0.113.1", "203.0.113.2"]) {
+      a.fails(
+        "CreateDnat",
+        { ...oneToOne, dnat_id: uuid(103), internal_ip: "10.0.0.3", external_ip: ip },
+        "EXTERNAL_IP_IN_USE",
+      );
+    }
+    // Another VM gets its own 1:1 DNAT; the SNAT stays for the rest of the VPC.
+    const second = a.ok("CreateDnat", {
+      ...oneToOne,
+      dnat_id: uuid(103),
+      internal_ip: "10.0.0.3",
+      external_ip: "203.0.113.3",
+    });
+    expect(second.external_ip).toBe("203.0.113.3");
+    expect(h.sm.queries.getDnat(a.scope(), uuid(100))).toEqual({ ok: true, value: fip });
+    // Deleting frees the IP: it can carry SNAT-free port forwarding again.
+    a.ok("DeleteDnat", { dnat_id: uuid(100) });
+    expect([...h.sm.externalIps()].map((e) => e.external_ip)).toEqual([
+      "203.0.113.1",
+      "203.0.113.2",
+      "203.0.113.3",
+    ]);
+    a.ok("CreateDnat", {
+      ...pf,
+      dnat_id: uuid(104),
+      external_ip: "203.0.113.0",
+      internal_port: 444,
+    });
+    // Deleting the port deletes its 1:1 DNAT and frees the address.
+    expect(a.ok("DeletePort", { port_id: uuid(2) })).toEqual({
+      deleted_dnat_ids: [uuid(102), uuid(103), uuid(104)].sort(),
+    });
+    expect([...h.sm.externalIps()].map((e) => e.external_ip)).toEqual(["203.0.113.1"]);
+    h.sm.checkInvariants();
+    // A snapshot round trip keeps a 1:1 DNAT.
+    a.ok("CreateDnat", { ...oneToOne, dnat_id: uuid(105) });
+    const restored = NetworkStateMachine.restore(h.sm.snapshot());
+    restored.checkInvariants();
+    expect([...restored.dnats()]).toEqual([...h.sm.dnats()]);
   });
 
   it("gives an external IP to one VPC at a time and checks the pool", () => {

@@ -53,7 +53,14 @@ type Op =
   | { k: "delsg"; name: number }
   | { k: "snat"; ext: number }
   | { k: "delsnat" }
-  | { k: "dnat"; id: number; ext: number; port: number; udp: boolean; offset: number }
+  | {
+      k: "dnat";
+      id: number;
+      ext: number;
+      port: number;
+      proto: "TCP" | "UDP" | "ALL";
+      offset: number;
+    }
   | { k: "deldnat"; id: number };
 
 type Action =
@@ -126,7 +133,8 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       id: nat(5),
       ext: nat(5),
       port: nat(2),
-      udp: fc.boolean(),
+      // ALL: a 1:1 DNAT (ports 0).
+      proto: fc.constantFrom("TCP" as const, "UDP" as const, "ALL" as const),
       offset: nat(4),
     }),
     weight: 2,
@@ -394,10 +402,10 @@ class Driver {
           dnat_id: uuid(500 + op.id),
           vpc_id,
           ...opt("external_ip", externalPool[op.ext]),
-          external_port: [80, 443, 8080][op.port]!,
-          protocol: op.udp ? "UDP" : "TCP",
+          external_port: op.proto === "ALL" ? 0 : [80, 443, 8080][op.port]!,
+          protocol: op.proto,
           internal_ip: this.subnetIp(t, 0, 2 + op.offset),
-          internal_port: 80,
+          internal_port: op.proto === "ALL" ? 0 : 80,
         };
       case "deldnat":
         return { ...base, type: "DeleteDnat", dnat_id: uuid(500 + op.id) };
@@ -478,6 +486,15 @@ function checkFromOutside(sm: NetworkStateMachine): void {
     expect(byVpc.get(dnat.vpc_id)?.some((p) => p.ip_address === dnat.internal_ip)).toBe(true);
   }
   expect(natIps.size).toBe(owner.size);
+  // A 1:1 DNAT's external IP carries no other rule, and an internal IP has at most one.
+  const oneToOne = [...sm.dnats()].filter((d) => d.protocol === "ALL");
+  for (const fip of oneToOne) {
+    expect([fip.external_port, fip.internal_port]).toEqual([0, 0]);
+    const sharing = [...sm.dnats()].filter((d) => d.external_ip === fip.external_ip);
+    expect(sharing.map((d) => d.id)).toEqual([fip.id]);
+    expect([...sm.snats()].some((x) => x.external_ip === fip.external_ip)).toBe(false);
+  }
+  expect(new Set(oneToOne.map((d) => `${d.vpc_id}|${d.internal_ip}`)).size).toBe(oneToOne.length);
   sm.checkInvariants();
 }
 
@@ -551,6 +568,8 @@ describe("random command sequences", () => {
         const result = d.apply(encodeCommand(d.command(action.tenant, action.op)));
         const key = `${action.op.k}:${result.ok ? "ok" : result.code}`;
         seen.add(key);
+        if (action.op.k === "dnat" && action.op.proto === "ALL")
+          seen.add(`fip:${result.ok ? "ok" : result.code}`);
       }
     }
     for (const expected of [
@@ -569,6 +588,8 @@ describe("random command sequences", () => {
       "snat:EXTERNAL_IP_IN_USE",
       "snat:EXTERNAL_IP_NOT_IN_POOL",
       "dnat:ok",
+      "fip:ok",
+      "fip:EXTERNAL_IP_IN_USE",
       "snat:ok",
       "delport:NOT_FOUND",
       "attach:PORT_ALREADY_ATTACHED",

@@ -331,10 +331,12 @@ export interface SnatConfig {
 export interface DnatConfig {
   vpcId: string;
   externalIp: string;
+  /** 0 for a 1:1 DNAT */
   externalPort: number;
   internalIp: string;
+  /** 0 for a 1:1 DNAT */
   internalPort: number;
-  /** TCP or UDP */
+  /** TCP or UDP; ALL: a 1:1 DNAT (all protocols and ports) */
   protocol: Protocol;
   /** NovaNET: DNAT rule id */
   id: string;
@@ -635,16 +637,28 @@ export interface GetSnatRequest {
   consistency: Consistency;
 }
 
+/**
+ * Two forms. Port forwarding: protocol TCP or UDP, external_port and internal_port 1..65535.
+ * 1:1 DNAT ("floating IP"): protocol ALL with external_port = internal_port = 0; every protocol
+ * and port of external_ip goes to internal_ip, and internal_ip's own outbound traffic leaves
+ * from external_ip (it takes precedence over the VPC's SNAT). A 1:1 DNAT's external IP carries
+ * no other rule (SNAT, port forwarding): EXTERNAL_IP_IN_USE otherwise, both ways. An internal
+ * IP has at most one 1:1 DNAT (ALREADY_EXISTS). Any other protocol/port combination is
+ * INVALID_ARGUMENT.
+ */
 export interface CreateDnatRequest {
   orgId: string;
   projectId: string;
   vpcId: string;
   /** Optional, allocated from the external pool if not specified */
   externalIp: string;
+  /** 1..65535; 0 for a 1:1 DNAT */
   externalPort: number;
+  /** Address of a port of the VPC */
   internalIp: string;
+  /** 1..65535; 0 for a 1:1 DNAT */
   internalPort: number;
-  /** TCP or UDP */
+  /** TCP or UDP; ALL for a 1:1 DNAT */
   protocol: Protocol;
   clientId: string;
   requestId: number;
