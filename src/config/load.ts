@@ -753,6 +753,52 @@ function crossChecks({ values, problems, warnings, checkFile }: CrossContext): v
     }
   }
 
+  // [ovn]: the external network, and client TLS for ssl: NB endpoints
+  if (ok("ovn.external_cidr", "ovn.external_gateway")) {
+    const cidrText = get<string>("ovn.external_cidr");
+    const gwText = get<string>("ovn.external_gateway");
+    if (cidrText === "" && gwText !== "") {
+      fail("ovn.external_gateway", "ovn.external_cidr is required with ovn.external_gateway");
+    } else if (cidrText !== "") {
+      const cidr = parseIpv4Cidr(cidrText);
+      if (typeof cidr === "string") {
+        fail("ovn.external_cidr", `ovn.external_cidr: ${cidr}`);
+      } else {
+        const gw = /^[0-9.]+$/.test(gwText) ? parseIpv4Range(`${gwText}-${gwText}`) : "bad";
+        if (gwText === "") {
+          fail("ovn.external_cidr", "ovn.external_gateway is required with ovn.external_cidr");
+        } else if (typeof gw === "string" || !contains(cidr, gw)) {
+          fail(
+            "ovn.external_gateway",
+            `ovn.external_gateway: "${gwText}" is not an IPv4 address inside ${cidrText}`,
+          );
+        }
+        if (ok("network.external_ip_pool")) {
+          for (const text of get<string[]>("network.external_ip_pool")) {
+            const r = parseIpv4Range(text);
+            if (typeof r !== "string" && !contains(cidr, r)) {
+              fail(
+                "network.external_ip_pool",
+                `network.external_ip_pool: "${text}" is outside ovn.external_cidr ${cidrText}`,
+              );
+            }
+          }
+        }
+      }
+    }
+  }
+  {
+    const nbTls = get<string>("network.ovn_northbound_endpoint")
+      .split(",")
+      .some((r) => r.trim().startsWith("ssl:"));
+    if (nbTls && get<boolean>("ovn.sync_enabled")) {
+      for (const p of ["ovn.ca_file", "ovn.cert_file", "ovn.key_file"] as const) {
+        if (!isSet(p)) fail(p, `${p} is required for an ssl: network.ovn_northbound_endpoint`);
+      }
+    }
+    for (const p of ["ovn.ca_file", "ovn.cert_file", "ovn.key_file"] as const) readable(p);
+  }
+
   // [peer_tls]
   if (get<boolean>("peer_tls.enabled")) {
     for (const p of ["peer_tls.cert_file", "peer_tls.key_file", "peer_tls.ca_file"] as const) {

@@ -63,6 +63,18 @@ export interface NovanetConfig {
     readonly ca_file: string;
     readonly server_name: string;
   };
+  readonly ovn: {
+    readonly sync_enabled: boolean;
+    readonly external_cidr: string;
+    readonly external_gateway: string;
+    readonly physical_network: string;
+    readonly gateway_chassis: readonly string[];
+    readonly full_sync_interval_s: number;
+    readonly txn_ops_max: number;
+    readonly ca_file: string;
+    readonly cert_file: string;
+    readonly key_file: string;
+  };
   readonly metrics: {
     /** HTTP for /metrics, /health, /ready; "" turns it off. */
     readonly listen_addr: string;
@@ -277,6 +289,44 @@ export const schema = {
       "",
       "Name to verify in a peer's certificate instead of the host dialed (one shared name in every peer certificate).",
     ),
+  },
+  ovn: {
+    sync_enabled: bool(
+      true,
+      "Keep OVN Northbound (network.ovn_northbound_endpoint) in step with the replicated state: the leader writes, every replica watches port status. false: no OVN connection at all (API-only test setups).",
+    ),
+    external_cidr: str(
+      "",
+      'IPv4 CIDR of the provider ("external") network that VPC routers reach through their gateway port; SNAT/DNAT addresses lie in it. Empty: no external network (SNAT/DNAT stay in the state but get no OVN rows).',
+    ),
+    external_gateway: str(
+      "",
+      "Upstream router on the external network: next hop of every VPC router's default route. Required with external_cidr.",
+    ),
+    physical_network: str(
+      "",
+      "network_name of the external network's localnet port (an ovn-bridge-mappings name such as physnet1). Empty: no localnet port.",
+    ),
+    gateway_chassis: {
+      kind: { type: "list" },
+      default: [],
+      doc: "Chassis names (Open_vSwitch external_ids:system-id) that host VPC gateway ports, highest priority first.",
+    },
+    full_sync_interval_s: int(
+      60,
+      1,
+      86_400,
+      "While leading, compare all of OVN Northbound with the state this often and repair drift, in seconds.",
+    ),
+    txn_ops_max: int(
+      1000,
+      10,
+      100_000,
+      "Operations per OVN Northbound transaction; larger changes are split into several.",
+    ),
+    ca_file: file("PEM CA certificate that signs the NB server's certificate (ssl: endpoints)."),
+    cert_file: file("PEM client certificate for ssl: NB endpoints."),
+    key_file: file("PEM private key of ovn.cert_file."),
   },
   metrics: {
     listen_addr: str(

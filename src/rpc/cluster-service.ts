@@ -22,7 +22,7 @@ export interface ClusterServiceDeps {
   apiAddresses: () => Record<NodeId, string>;
   rememberApiAddress: (id: NodeId, address: string) => void;
   /** OVN sync state for status (filled in by the OVN reconciler). */
-  ovnSync?: () => { state: string; syncedIndex: number };
+  ovnSync?: () => { state: string; syncedIndex: number } | undefined;
   backupChunkBytes: number;
 }
 

@@ -4,7 +4,18 @@
 import { Packr } from "msgpackr";
 import type { SnapshotMeta } from "../raft/core/types.js";
 import type { StateMachine } from "../raft/node/raft-node.js";
-import { type CommandResult, NetworkStateMachine } from "../statemachine/index.js";
+import {
+  type Command,
+  type CommandResult,
+  decodeCommand,
+  NetworkStateMachine,
+} from "../statemachine/index.js";
+
+/** Told of every command that changed the state (ok results), and of every snapshot restore. */
+export interface AppliedListener {
+  applied(index: number, command: Command): void;
+  restored(index: number): void;
+}
 
 /** msgpack with fixed options for what the RPC layer writes into entries and onto the peer port. */
 export const packr = new Packr({
@@ -46,6 +57,12 @@ export function decodeEntry(bytes: Uint8Array): EntryPayload | undefined {
 export class ReplicatedNetwork implements StateMachine<CommandResult> {
   #sm = new NetworkStateMachine();
   #lastTimestampMs = 0;
+  #listener: AppliedListener | undefined;
+
+  /** One listener (the OVN sync); it runs inside apply, so it must be quick and never throw. */
+  setListener(listener: AppliedListener | undefined): void {
+    this.#listener = listener;
+  }
 
   /** The live state machine; replaced on restore, so never hold on to it across awaits. */
   get sm(): NetworkStateMachine {
@@ -63,19 +80,26 @@ export class ReplicatedNetwork implements StateMachine<CommandResult> {
       };
     }
     this.#lastTimestampMs = Math.max(this.#lastTimestampMs, p.timestampMs);
-    return this.#sm.apply(p.command, {
+    const result = this.#sm.apply(p.command, {
       index: entry.index,
       term: entry.term,
       timestampMs: p.timestampMs,
     });
+    // A refused command changed nothing, so only accepted ones are worth decoding again.
+    if (result.ok && this.#listener !== undefined) {
+      const command = decodeCommand(p.command);
+      if (command.ok) this.#listener.applied(entry.index, command.value);
+    }
+    return result;
   }
 
   snapshot(): Uint8Array {
     return this.#sm.snapshot();
   }
 
-  restore(data: Uint8Array, _meta: SnapshotMeta): void {
+  restore(data: Uint8Array, meta: SnapshotMeta): void {
     this.#sm = NetworkStateMachine.restore(data);
+    this.#listener?.restored(meta.index);
   }
 
   /** A timestamp for the next proposal: the leader's clock, never behind what was applied. */

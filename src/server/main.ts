@@ -1,8 +1,15 @@
 #!/usr/bin/env node
 // `novanet`: one NovaNET replica. Configuration: a TOML file (--config), NOVANET_* /
 // OVERLAY_NETWORK_* environment variables and --section.key=value flags (docs/configuration.md).
+import { readFileSync } from "node:fs";
 import { pino } from "pino";
-import { ConfigError, loadConfig, redactConfig, toNetworkConfig } from "../config/index.js";
+import {
+  ConfigError,
+  loadConfig,
+  type NovanetConfig,
+  redactConfig,
+  toNetworkConfig,
+} from "../config/index.js";
 import {
   AuthConfigError,
   clientApiServerCredentials,
@@ -10,7 +17,41 @@ import {
   peerCredentials,
 } from "../rpc/auth/index.js";
 import { callAuth } from "../rpc/call-auth.js";
-import { NovanetServer } from "./novanet-server.js";
+import { NovanetServer, type OvnOptions } from "./novanet-server.js";
+
+/** [ovn] and network.ovn_northbound_endpoint as the server takes them; undefined: no OVN. */
+function ovnOptions(c: NovanetConfig): OvnOptions | undefined {
+  if (!c.ovn.sync_enabled) return undefined;
+  const nbRemotes = c.network.ovn_northbound_endpoint
+    .split(",")
+    .map((r) => r.trim())
+    .filter((r) => r !== "");
+  const o = c.ovn;
+  const tls =
+    o.ca_file !== "" || o.cert_file !== "" || o.key_file !== ""
+      ? {
+          ...(o.ca_file ? { ca: readFileSync(o.ca_file) } : {}),
+          ...(o.cert_file ? { cert: readFileSync(o.cert_file) } : {}),
+          ...(o.key_file ? { key: readFileSync(o.key_file) } : {}),
+        }
+      : undefined;
+  return {
+    nbRemotes,
+    ...(tls ? { tls } : {}),
+    ...(o.external_cidr !== ""
+      ? {
+          external: {
+            cidr: o.external_cidr,
+            gateway: o.external_gateway,
+            ...(o.physical_network ? { physicalNetwork: o.physical_network } : {}),
+            ...(o.gateway_chassis.length > 0 ? { gatewayChassis: [...o.gateway_chassis] } : {}),
+          },
+        }
+      : {}),
+    fullSyncIntervalMs: o.full_sync_interval_s * 1000,
+    txnOpsMax: o.txn_ops_max,
+  };
+}
 
 const usage = `usage: novanet [--config FILE] [--section.key=value …]
   e.g. novanet --config novanet.toml --replica.id=n1
@@ -37,6 +78,7 @@ async function main(argv: string[]): Promise<number> {
   let server: NovanetServer;
   try {
     const peer = c.peer_tls.enabled ? peerCredentials(c.peer_tls) : undefined;
+    const ovn = ovnOptions(c);
     server = await NovanetServer.start({
       id: c.replica.id,
       clusterId: c.replica.cluster_id,
@@ -57,6 +99,7 @@ async function main(argv: string[]): Promise<number> {
       ...(c.tls.enabled ? { apiCredentials: clientApiServerCredentials(c.tls) } : {}),
       ...(peer ? { peerServerCredentials: peer.server, peerChannelCredentials: peer.channel } : {}),
       ...(c.metrics.listen_addr ? { metricsListen: c.metrics.listen_addr } : {}),
+      ...(ovn ? { ovn } : {}),
     });
   } catch (err) {
     if (err instanceof AuthConfigError) {

@@ -10,6 +10,10 @@ import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-
 import type { Logger } from "pino";
 import { ClusterServiceService } from "../api/gen/novanet/v1/cluster.js";
 import { NetworkServiceService } from "../api/gen/novanet/v1/network.js";
+import type { OvnSyncStatus } from "../ovn-sync/contract.js";
+import { OvnSync, scopeOfCommand } from "../ovn-sync/index.js";
+import type { ExternalNetwork } from "../ovn-sync/mapping/desired.js";
+import type { TlsOptions } from "../ovn-sync/ovsdb/remote.js";
 import type { NodeId } from "../raft/core/types.js";
 import { RaftNode } from "../raft/node/raft-node.js";
 import { createClusterService } from "../rpc/cluster-service.js";
@@ -48,6 +52,17 @@ export interface NovanetServerOptions {
   leaderWaitMs?: number;
   /** Upper bound of any call's deadline. */
   callTimeoutMsMax?: number;
+  /** OVN Northbound sync; omitted: no OVN connection. */
+  ovn?: OvnOptions;
+}
+
+export interface OvnOptions {
+  nbRemotes: readonly string[];
+  tls?: TlsOptions;
+  /** The provider network; omitted: SNAT/DNAT get no OVN rows. */
+  external?: ExternalNetwork;
+  fullSyncIntervalMs?: number;
+  txnOpsMax?: number;
 }
 
 const protoDir = join(import.meta.dirname, "../../proto");
@@ -66,11 +81,23 @@ export class NovanetServer {
   #metricsPort = 0;
   #apiAdvertise = "";
   #stopped = false;
+  #ovn: OvnSync | undefined;
+  /** Raised on every leader change; a leadership hand-over to the OVN sync checks it is current. */
+  #leaderEpoch = 0;
   readonly #apiAddresses: Record<NodeId, string>;
 
   private constructor(readonly opts: NovanetServerOptions) {
     this.#apiAddresses = { ...opts.apiAddresses };
-    this.metrics = new Metrics(() => this.#raft, this.network);
+    this.metrics = new Metrics(
+      () => this.#raft,
+      this.network,
+      () => this.#ovn?.status(),
+    );
+  }
+
+  /** The OVN sync's state; undefined when this replica runs without OVN. */
+  ovnStatus(): OvnSyncStatus | undefined {
+    return this.#ovn?.status();
   }
 
   get raft(): RaftNode<CommandResult> {
@@ -128,6 +155,26 @@ export class NovanetServer {
       leaderWaitMs,
     });
     this.#proposer = proposer;
+    if (o.ovn) {
+      const ovn = new OvnSync({
+        clusterId: o.clusterId,
+        nbRemotes: o.ovn.nbRemotes,
+        ...(o.ovn.tls ? { tls: o.ovn.tls } : {}),
+        ...(o.ovn.external ? { external: o.ovn.external } : {}),
+        state: () => this.network.sm,
+        logger: log.child({ component: "ovn-sync" }),
+        ...(o.ovn.fullSyncIntervalMs ? { fullSyncIntervalMs: o.ovn.fullSyncIntervalMs } : {}),
+        ...(o.ovn.txnOpsMax ? { txnOpsMax: o.ovn.txnOpsMax } : {}),
+        onTransaction: (result, seconds) =>
+          this.metrics.ovnTransactionSeconds.observe({ result }, seconds),
+      });
+      this.#ovn = ovn;
+      this.network.setListener({
+        applied: (index, command) => ovn.applied(index, scopeOfCommand(command)),
+        restored: (index) => ovn.applied(index, { kind: "all" }),
+      });
+      ovn.start();
+    }
     this.#raft = await RaftNode.start<CommandResult>({
       id: o.id,
       clusterId: o.clusterId,
@@ -148,9 +195,15 @@ export class NovanetServer {
         ...(o.peerChannelCredentials ? { channelCredentials: o.peerChannelCredentials } : {}),
       },
     });
-    this.#raft.onLeaderChange((leader) => {
+    this.#raft.onLeaderChange((leader, term) => {
       this.metrics.leaderChanges.inc();
-      if (leader === o.id) void this.#bootstrapAsLeader();
+      const epoch = ++this.#leaderEpoch;
+      if (leader === o.id) {
+        void this.#bootstrapAsLeader();
+        if (this.#ovn) void this.#leadOvn(epoch, term);
+      } else {
+        this.#ovn?.becomeFollower();
+      }
     });
 
     const reader = new Reader(() => this.raft, this.network, leaderWaitMs);
@@ -161,6 +214,7 @@ export class NovanetServer {
         proposer,
         reader,
         auth: o.auth,
+        portStatus: (portId) => this.#ovn?.portStatus(portId),
         logger: log,
         callTimeoutMsMax,
         onCall: (rpc, code, seconds) => this.metrics.observeCall(rpc, code, seconds),
@@ -176,6 +230,10 @@ export class NovanetServer {
         logger: log,
         selfApiAddress: this.#apiAdvertise,
         apiAddresses: () => this.#apiAddresses,
+        ovnSync: () => {
+          const st = this.#ovn?.status();
+          return st ? { state: st.phase, syncedIndex: st.syncedIndex } : undefined;
+        },
         rememberApiAddress: (id, addr) => {
           this.#apiAddresses[id] = addr;
         },
@@ -208,6 +266,22 @@ export class NovanetServer {
     );
   }
 
+  /**
+   * HTTP /ready (spec §11.2: includes OVN connectivity): the API is ready and, with OVN, this
+   * replica reaches NB and (when leading) holds the NB fence. The gRPC health status is the API
+   * part alone: clients route by it, and OVN being down must never stop writes.
+   */
+  httpReadiness(): { ready: boolean; reason: string; ovn?: OvnSyncStatus } {
+    const api = this.readiness();
+    const ovn = this.#ovn?.status();
+    if (ovn === undefined || !api.ready) return { ...api, ...(ovn ? { ovn } : {}) };
+    if (!ovn.connected) return { ready: false, reason: "OVN Northbound not connected", ovn };
+    if (ovn.phase === "fenced") {
+      return { ready: false, reason: "OVN Northbound fenced by a newer leader's term", ovn };
+    }
+    return { ready: true, reason: "ok", ovn };
+  }
+
   /** Ready: a leader is known, the cluster is bootstrapped and this replica has caught up. */
   readiness(): { ready: boolean; reason: string } {
     if (!this.#raft) return { ready: false, reason: "starting" };
@@ -226,6 +300,26 @@ export class NovanetServer {
     this.#healthState = state;
     this.#health?.setStatus("", state);
     this.#health?.setStatus("novanet.v1.NetworkService", state);
+  }
+
+  /**
+   * Hands NB to the OVN sync once this leader has applied everything committed before its term
+   * (a ReadIndex confirms that): a new leader that wrote NB from a state missing its predecessor's
+   * last acknowledged writes would tear down ports that exist.
+   */
+  async #leadOvn(epoch: number, term: number): Promise<void> {
+    const raft = this.raft;
+    for (let attempt = 0; attempt < 1000 && !this.#stopped; attempt++) {
+      if (epoch !== this.#leaderEpoch || raft.status().role !== "leader") return;
+      try {
+        await raft.readIndex();
+        if (epoch !== this.#leaderEpoch || raft.status().term !== term) return;
+        this.#ovn?.becomeLeader(term, raft.appliedIndex());
+        return;
+      } catch {
+        await sleep(100);
+      }
+    }
   }
 
   async #bootstrapAsLeader(): Promise<void> {
@@ -277,7 +371,7 @@ export class NovanetServer {
         return;
       }
       if (url === "/ready") {
-        const r = this.readiness();
+        const r = this.httpReadiness();
         res.writeHead(r.ready ? 200 : 503, { "content-type": "application/json" });
         res.end(JSON.stringify(r));
         return;
@@ -301,7 +395,9 @@ export class NovanetServer {
     const api = this.#api;
     if (api) await new Promise<void>((r) => api.tryShutdown(() => r()));
     this.#proposer?.close();
+    this.#ovn?.becomeFollower();
     await this.#raft?.stop();
+    await this.#ovn?.close();
     const http = this.#http;
     if (http) await new Promise<void>((r) => http.close(() => r()));
   }

@@ -95,7 +95,7 @@ describe("unknown names in the file", () => {
       '[netwrk]\ncidr_pool = "10.0.0.0/8"',
       `${F}:12: unknown section [netwrk] (did you mean [network]?)`,
     ],
-    ['[ovn]\nendpoint = "x"', `${F}:12: unknown section [ovn]`],
+    ['[ovsdb]\nendpoint = "x"', `${F}:12: unknown section [ovsdb]`],
     [
       '[network]\ncidr_poool = "10.0.0.0/8"',
       `${F}:13: unknown key network.cidr_poool (did you mean cidr_pool?)`,
@@ -565,5 +565,54 @@ describe("every problem at once", () => {
       `${F}:12: server.listen_addr: expected a string, got the integer 1`,
       'flag --listen-addr: server.listen_addr: "x" has no port (expected host:port)',
     ]);
+  });
+});
+
+describe("[ovn]", () => {
+  const flag = (...argv: string[]) => ({ file: MINIMAL, argv });
+  it.each([
+    [
+      flag("--ovn.external_gateway=198.51.100.1"),
+      "flag --ovn.external_gateway: ovn.external_cidr is required with ovn.external_gateway",
+    ],
+    [
+      flag("--ovn.external_cidr=198.51.100.0/24"),
+      "flag --ovn.external_cidr: ovn.external_gateway is required with ovn.external_cidr",
+    ],
+    [
+      flag("--ovn.external_cidr=198.51.100.1/24", "--ovn.external_gateway=198.51.100.1"),
+      'flag --ovn.external_cidr: ovn.external_cidr: "198.51.100.1/24" has host bits set; did you mean "198.51.100.0/24"?',
+    ],
+    [
+      flag("--ovn.external_cidr=198.51.100.0/24", "--ovn.external_gateway=203.0.113.1"),
+      'flag --ovn.external_gateway: ovn.external_gateway: "203.0.113.1" is not an IPv4 address inside 198.51.100.0/24',
+    ],
+    [
+      flag(
+        "--ovn.external_cidr=198.51.100.0/24",
+        "--ovn.external_gateway=198.51.100.1",
+        "--network.external_ip_pool=198.51.100.10-198.51.100.20,203.0.113.0/28",
+      ),
+      'flag --network.external_ip_pool: network.external_ip_pool: "203.0.113.0/28" is outside ovn.external_cidr 198.51.100.0/24',
+    ],
+    [
+      flag("--network.ovn_northbound_endpoint=ssl:127.0.0.1:6641"),
+      "default: ovn.ca_file is required for an ssl: network.ovn_northbound_endpoint",
+    ],
+  ])("%j", (input, expected) => {
+    expect(messages(input)[0]).toBe(expected);
+  });
+
+  it("accepts a consistent external network", () => {
+    const c = load(
+      flag(
+        "--ovn.external_cidr=198.51.100.0/24",
+        "--ovn.external_gateway=198.51.100.1",
+        "--ovn.gateway_chassis=gw1,gw2",
+        "--network.external_ip_pool=198.51.100.10-198.51.100.20",
+      ),
+    ).config;
+    expect(c.ovn.gateway_chassis).toEqual(["gw1", "gw2"]);
+    expect(c.ovn.sync_enabled).toBe(true);
   });
 });

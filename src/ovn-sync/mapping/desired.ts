@@ -5,7 +5,12 @@
 
 import type {
   DnatConfig,
+  Page,
+  PageRequest,
   Port,
+  PortFilter,
+  Result,
+  Scope,
   SecurityGroup,
   SecurityRule,
   SnatConfig,
@@ -34,6 +39,7 @@ import {
   type StringMap,
   type TableName,
   tableNames,
+  vpcKey,
 } from "./types.js";
 
 /** What the mapping reads: NetworkStateMachine satisfies it. */
@@ -44,6 +50,18 @@ export interface StateReader {
   securityGroups(): Iterable<SecurityGroup>;
   snats(): Iterable<SnatConfig>;
   dnats(): Iterable<DnatConfig>;
+  /** Per-project reads; when present a scoped mapping costs O(scope), not O(state). */
+  readonly queries?: ScopedQueries;
+}
+
+/** The part of the state machine's Queries a scoped mapping uses (NetworkStateMachine has it). */
+export interface ScopedQueries {
+  getVpc(scope: Scope, vpcId: string): Result<Vpc>;
+  listSubnets(scope: Scope, request?: PageRequest): Result<Page<Subnet>>;
+  listPorts(scope: Scope, filter?: PortFilter, request?: PageRequest): Result<Page<Port>>;
+  listSecurityGroups(scope: Scope, request?: PageRequest): Result<Page<SecurityGroup>>;
+  getSnat(scope: Scope, vpcId: string): Result<SnatConfig>;
+  listDnats(scope: Scope, request?: PageRequest): Result<Page<DnatConfig>>;
 }
 
 /** The provider ("public") network that VPC routers reach through their gateway port. */
@@ -61,13 +79,20 @@ export interface ExternalNetwork {
 export interface MappingOptions {
   /** Names this NovaNET cluster in every row (external_ids novanet:owner) and in every hash. */
   readonly clusterId: string;
-  readonly external: ExternalNetwork;
+  /** The provider network; omitted: no external switch, and SNAT/DNAT get no OVN rows. */
+  readonly external?: ExternalNetwork;
   /** MAC of a router port from its row key; default: a locally administered hash of the key. */
   readonly macOf?: (key: string) => string;
   /** DHCPv4 lease_time in seconds; default 43200 (Neutron's dhcp_default_lease_time). */
   readonly dhcpLeaseTimeS?: number;
   /** DHCP/RA MTU when the subnet has none; default 1442 (1500 less Geneve over IPv4). */
   readonly defaultMtu?: number;
+  /**
+   * Map only these VPCs ("{org_id}/{project_id}"): their rows, plus the cluster-wide rows whose
+   * reference sets then hold only this scope's members (the drop group's ports, the external
+   * switch's ports). The reconciler mutates those sets; it never rewrites them from a scoped map.
+   */
+  readonly scope?: ReadonlySet<string>;
 }
 
 export const defaultDhcpLeaseTimeS = 43_200;
@@ -92,6 +117,8 @@ function sortedKeys(keys: Iterable<string>): string[] {
 
 interface ResolvedOptions {
   readonly clusterId: string;
+  /** The external network's CIDR, or null when there is none (no gateway, NAT or LB rows). */
+  readonly externalCidr: string | null;
   readonly externalPrefixLength: number;
   readonly externalFirst: bigint;
   readonly externalLast: bigint;
@@ -107,6 +134,34 @@ function resolveOptions(options: MappingOptions): ResolvedOptions {
   const { clusterId, external } = options;
   if (clusterId.length === 0 || controlPattern.test(clusterId))
     throw new TypeError("clusterId must be a non-empty string without control characters");
+  const ext = external === undefined ? null : resolveExternal(external);
+  const leaseTime = options.dhcpLeaseTimeS ?? defaultDhcpLeaseTimeS;
+  if (!Number.isSafeInteger(leaseTime) || leaseTime < 1)
+    throw new TypeError("dhcpLeaseTimeS must be a positive integer");
+  const mtu = options.defaultMtu ?? defaultMtu;
+  if (!Number.isSafeInteger(mtu) || mtu < 68 || mtu > 65_535)
+    throw new TypeError("defaultMtu must lie in 68..65535");
+  const macOf = options.macOf ?? ((key: string) => derivedMac(clusterId, key));
+  return {
+    clusterId,
+    externalCidr: ext?.cidr ?? null,
+    externalPrefixLength: ext?.prefixLength ?? 0,
+    externalFirst: ext?.first ?? 0n,
+    externalLast: ext?.last ?? 0n,
+    externalGateway: ext?.gateway ?? "",
+    physicalNetwork: ext?.physnet ?? null,
+    gatewayChassis: ext?.chassis ?? [],
+    macOf: (key) => {
+      const mac = macOf(key);
+      if (!isUnicastMac(mac)) throw new TypeError(`macOf(${key}) gave ${mac}, not a unicast MAC`);
+      return mac;
+    },
+    leaseTime,
+    mtu,
+  };
+}
+
+function resolveExternal(external: ExternalNetwork) {
   const cidr = parseCidr(external.cidr);
   if (!cidr.ok || cidr.cidr.family !== 4)
     throw new TypeError(`external.cidr ${external.cidr} is not an IPv4 CIDR`);
@@ -124,28 +179,14 @@ function resolveOptions(options: MappingOptions): ResolvedOptions {
   if (new Set(chassis).size !== chassis.length || chassis.some((c) => c.length === 0))
     throw new TypeError("external.gatewayChassis must hold distinct non-empty names");
   if (chassis.length > gatewayChassisPriorityMax) throw new TypeError("too many gateway chassis");
-  const leaseTime = options.dhcpLeaseTimeS ?? defaultDhcpLeaseTimeS;
-  if (!Number.isSafeInteger(leaseTime) || leaseTime < 1)
-    throw new TypeError("dhcpLeaseTimeS must be a positive integer");
-  const mtu = options.defaultMtu ?? defaultMtu;
-  if (!Number.isSafeInteger(mtu) || mtu < 68 || mtu > 65_535)
-    throw new TypeError("defaultMtu must lie in 68..65535");
-  const macOf = options.macOf ?? ((key: string) => derivedMac(clusterId, key));
   return {
-    clusterId,
-    externalPrefixLength: cidr.cidr.prefixLength,
-    externalFirst: first,
-    externalLast: last,
-    externalGateway: external.gateway,
-    physicalNetwork: physnet,
-    gatewayChassis: chassis,
-    macOf: (key) => {
-      const mac = macOf(key);
-      if (!isUnicastMac(mac)) throw new TypeError(`macOf(${key}) gave ${mac}, not a unicast MAC`);
-      return mac;
-    },
-    leaseTime,
-    mtu,
+    cidr: external.cidr,
+    prefixLength: cidr.cidr.prefixLength,
+    first,
+    last,
+    gateway: external.gateway,
+    physnet,
+    chassis,
   };
 }
 
@@ -171,9 +212,19 @@ export const kinds = {
   defaultRoute: "default-route",
   snat: "snat",
   portForwarding: "port-forwarding",
+  /** A 1:1 DNAT (floating IP): NAT dnat_and_snat. */
+  floatingIp: "floating-ip",
 } as const;
 
 export type Kind = (typeof kinds)[keyof typeof kinds];
+
+/** Kinds of the rows shared by the whole cluster (no novanet:vpc); every other kind has one. */
+export const clusterWideKinds: ReadonlySet<string> = new Set<Kind>([
+  kinds.dropGroup,
+  kinds.dropAcl,
+  kinds.externalSwitch,
+  kinds.localnetPort,
+]);
 
 /** The NovaNET key of a row: "<kind>:<id>" plus a suffix when one object gives several rows. */
 export function rowKey(kind: Kind, id: string, suffix?: string): string {
@@ -249,12 +300,13 @@ export function desiredNorthbound(state: StateReader, options: MappingOptions): 
   const c = o.clusterId;
   const b = new Builder(c);
 
-  const vpcs = byId(state.vpcs());
-  const subnets = byId(state.subnets());
-  const ports = byId(state.ports());
-  const groups = byId(state.securityGroups());
-  const snats = [...state.snats()].sort((x, y) => compare(x.vpc_id, y.vpc_id));
-  const dnats = byId(state.dnats());
+  const input = options.scope === undefined ? gatherAll(state) : gatherScope(state, options.scope);
+  const vpcs = byId(input.vpcs);
+  const subnets = byId(input.subnets);
+  const ports = byId(input.ports);
+  const groups = byId(input.groups);
+  const snats = [...input.snats].sort((x, y) => compare(x.vpc_id, y.vpc_id));
+  const dnats = byId(input.dnats);
 
   const subnetById = new Map(subnets.map((s) => [s.id, s]));
   const groupById = new Map(groups.map((g) => [g.id, g]));
@@ -289,7 +341,7 @@ export function desiredNorthbound(state: StateReader, options: MappingOptions): 
         family === 6 && subnet.dhcp_enabled
           ? { address_mode: "dhcpv6_stateful", send_periodic: "true", mtu: String(mtu) }
           : {},
-      external_ids: b.ids(kinds.routerPort, subnet.id, lrpKey),
+      external_ids: b.ids(kinds.routerPort, subnet.id, lrpKey, { [vpcKey]: subnet.vpc_id }),
     });
     routerPorts.get(subnet.vpc_id)!.push(lrpKey);
     b.add("Logical_Switch_Port", lspKey, {
@@ -300,7 +352,7 @@ export function desiredNorthbound(state: StateReader, options: MappingOptions): 
       options: { "router-port": lrpName },
       dhcpv4_options: null,
       dhcpv6_options: null,
-      external_ids: b.ids(kinds.routerSwitchPort, subnet.id, lspKey),
+      external_ids: b.ids(kinds.routerSwitchPort, subnet.id, lspKey, { [vpcKey]: subnet.vpc_id }),
     });
     switchPorts.get(subnet.id)!.push(lspKey);
     if (subnet.dhcp_enabled) {
@@ -320,7 +372,7 @@ export function desiredNorthbound(state: StateReader, options: MappingOptions): 
       b.add("DHCP_Options", dhcpKey, {
         cidr: cidr.cidr.text,
         options: dhcpOptions,
-        external_ids: b.ids(kinds.dhcp, subnet.id, dhcpKey),
+        external_ids: b.ids(kinds.dhcp, subnet.id, dhcpKey, { [vpcKey]: subnet.vpc_id }),
       });
     }
   }
@@ -344,7 +396,10 @@ export function desiredNorthbound(state: StateReader, options: MappingOptions): 
       options: {},
       dhcpv4_options: subnet.ip_version === 4 ? dhcp : null,
       dhcpv6_options: subnet.ip_version === 6 ? dhcp : null,
-      external_ids: b.ids(kinds.port, port.id, key, { "novanet:device_id": port.vm_id ?? "" }),
+      external_ids: b.ids(kinds.port, port.id, key, {
+        "novanet:device_id": port.vm_id ?? "",
+        [vpcKey]: port.vpc_id,
+      }),
     });
     switchPorts.get(subnet.id)!.push(key);
     portKeys.push(key);
@@ -362,13 +417,17 @@ export function desiredNorthbound(state: StateReader, options: MappingOptions): 
       name: names.switch(c, subnet.id),
       ports: sortedKeys(switchPorts.get(subnet.id)!),
       other_config: {},
-      external_ids: b.ids(kinds.switch, subnet.id, key, { "novanet:cidr": subnet.cidr }),
+      external_ids: b.ids(kinds.switch, subnet.id, key, {
+        "novanet:cidr": subnet.cidr,
+        [vpcKey]: subnet.vpc_id,
+      }),
     });
   }
 
   // --- Security groups -----------------------------------------------------------------------
   for (const group of groups) {
     const pg = names.securityGroup(c, group.id);
+    const groupVpc = `${group.org_id}/${group.project_id}`;
     const acls: string[] = [];
     const rules: [SecurityRule, "INGRESS" | "EGRESS"][] = [
       ...group.ingress_rules.map((r) => [r, "INGRESS"] as [SecurityRule, "INGRESS"]),
@@ -409,6 +468,7 @@ export function desiredNorthbound(state: StateReader, options: MappingOptions): 
           action: "allow-related",
           external_ids: b.ids(kinds.securityRule, id, key, {
             "novanet:security_group_id": group.id,
+            [vpcKey]: groupVpc,
           }),
         });
         acls.push(key);
@@ -419,7 +479,7 @@ export function desiredNorthbound(state: StateReader, options: MappingOptions): 
       name: pg,
       ports: sortedKeys(groupMembers.get(group.id)!),
       acls: sortedKeys(acls),
-      external_ids: b.ids(kinds.securityGroup, group.id, key),
+      external_ids: b.ids(kinds.securityGroup, group.id, key, { [vpcKey]: groupVpc }),
     });
   }
 
@@ -479,13 +539,13 @@ export function desiredNorthbound(state: StateReader, options: MappingOptions): 
     const snat = snatOf.get(vpc.id) ?? null;
     const vpcDnats = dnatsOf.get(vpc.id) ?? [];
     const external = externalAddressOf(snat, vpcDnats);
-    if (external === null) continue;
+    if (external === null || o.externalCidr === null) continue;
     const outside = [snat?.external_ip, ...vpcDnats.map((d) => d.external_ip)].filter(
       (ip): ip is string => ip !== undefined && !isExternalHost(o, ip),
     );
     if (outside.length > 0) {
       b.problems.push(
-        `VPC ${vpc.id}: external IP ${outside[0]} is not a host address of ${options.external.cidr} ` +
+        `VPC ${vpc.id}: external IP ${outside[0]} is not a host address of ${o.externalCidr} ` +
           `(or is its gateway); its gateway port, NAT and port forwarding are left out`,
       );
       continue;
@@ -499,7 +559,7 @@ export function desiredNorthbound(state: StateReader, options: MappingOptions): 
         name: names.gatewayChassis(lrpName, chassis),
         chassis_name: chassis,
         priority: gatewayChassisPriorityMax - i,
-        external_ids: b.ids(kinds.gatewayChassis, vpc.id, key),
+        external_ids: b.ids(kinds.gatewayChassis, vpc.id, key, { [vpcKey]: vpc.id }),
       });
       return key;
     });
@@ -510,7 +570,7 @@ export function desiredNorthbound(state: StateReader, options: MappingOptions): 
       gateway_chassis: sortedKeys(chassisKeys),
       options: {},
       ipv6_ra_configs: {},
-      external_ids: b.ids(kinds.gatewayRouterPort, vpc.id, lrpKey),
+      external_ids: b.ids(kinds.gatewayRouterPort, vpc.id, lrpKey, { [vpcKey]: vpc.id }),
     });
     routerPorts.get(vpc.id)!.push(lrpKey);
     const lspKey = rowKey(kinds.gatewaySwitchPort, vpc.id);
@@ -523,14 +583,14 @@ export function desiredNorthbound(state: StateReader, options: MappingOptions): 
       options: { "router-port": lrpName, "nat-addresses": "router" },
       dhcpv4_options: null,
       dhcpv6_options: null,
-      external_ids: b.ids(kinds.gatewaySwitchPort, vpc.id, lspKey),
+      external_ids: b.ids(kinds.gatewaySwitchPort, vpc.id, lspKey, { [vpcKey]: vpc.id }),
     });
     externalSwitchPorts.push(lspKey);
     const routeKey = rowKey(kinds.defaultRoute, vpc.id);
     b.add("Logical_Router_Static_Route", routeKey, {
       ip_prefix: "0.0.0.0/0",
       nexthop: o.externalGateway,
-      external_ids: b.ids(kinds.defaultRoute, vpc.id, routeKey),
+      external_ids: b.ids(kinds.defaultRoute, vpc.id, routeKey, { [vpcKey]: vpc.id }),
     });
     routerRoutes.get(vpc.id)!.push(routeKey);
 
@@ -544,16 +604,39 @@ export function desiredNorthbound(state: StateReader, options: MappingOptions): 
           external_ip: snat.external_ip,
           logical_ip: subnet.cidr,
           gateway_port: lrpKey,
-          external_ids: b.ids(kinds.snat, vpc.id, key, { "novanet:subnet_id": subnet.id }),
+          external_ids: b.ids(kinds.snat, vpc.id, key, {
+            "novanet:subnet_id": subnet.id,
+            [vpcKey]: vpc.id,
+          }),
         });
         routerNat.get(vpc.id)!.push(key);
       }
+    }
+
+    // 1:1 DNAT (protocol ALL, ports 0): Neutron's floating IP, NAT dnat_and_snat on the
+    // gateway port. No logical_port/external_mac: the NAT is centralized on the gateway chassis
+    // (distributed would need a localnet path on the VM's chassis).
+    for (const dnat of vpcDnats) {
+      if (dnat.protocol !== "ALL") continue;
+      const key = rowKey(kinds.floatingIp, dnat.id);
+      b.add("NAT", key, {
+        type: "dnat_and_snat",
+        external_ip: dnat.external_ip,
+        logical_ip: dnat.internal_ip,
+        gateway_port: lrpKey,
+        external_ids: b.ids(kinds.floatingIp, dnat.id, key, {
+          "novanet:dnat_id": dnat.id,
+          [vpcKey]: vpc.id,
+        }),
+      });
+      routerNat.get(vpc.id)!.push(key);
     }
 
     // DNAT with ports: NAT has no L4 ports, so a Load_Balancer on the router, one per
     // (external IP, protocol) as Neutron's port forwarding does.
     const lbs = new Map<string, DnatConfig[]>();
     for (const dnat of vpcDnats) {
+      if (dnat.protocol === "ALL") continue;
       const id = `${vpc.id}/${dnat.external_ip}/${dnat.protocol.toLowerCase()}`;
       lbs.set(id, [...(lbs.get(id) ?? []), dnat]);
     }
@@ -571,20 +654,21 @@ export function desiredNorthbound(state: StateReader, options: MappingOptions): 
         vips: Object.fromEntries(sortedKeys(Object.keys(vips)).map((k) => [k, vips[k]!])),
         external_ids: b.ids(kinds.portForwarding, id, key, {
           "novanet:dnat_ids": rules.map((r) => r.id).join(","),
+          [vpcKey]: vpc.id,
         }),
       });
       routerLbs.get(vpc.id)!.push(key);
     }
   }
 
-  {
+  if (o.externalCidr !== null) {
     const key = rowKey(kinds.externalSwitch, c);
     b.add("Logical_Switch", key, {
       name: names.externalSwitch(c),
       ports: sortedKeys(externalSwitchPorts),
       other_config: {},
       external_ids: b.ids(kinds.externalSwitch, c, key, {
-        "novanet:cidr": options.external.cidr,
+        "novanet:cidr": o.externalCidr,
       }),
     });
   }
@@ -601,20 +685,106 @@ export function desiredNorthbound(state: StateReader, options: MappingOptions): 
       // Neutron's router options: do not create MAC_Binding rows for every ARP request seen,
       // and learn neighbour routers on demand (both keep SB MAC_Binding small at scale).
       options: { always_learn_from_arp_request: "false", dynamic_neigh_routers: "true" },
-      external_ids: b.ids(kinds.router, vpc.id, key),
+      external_ids: b.ids(kinds.router, vpc.id, key, { [vpcKey]: vpc.id }),
     });
   }
 
   return b.finish();
 }
 
+interface Input {
+  readonly vpcs: Iterable<Vpc>;
+  readonly subnets: Iterable<Subnet>;
+  readonly ports: Iterable<Port>;
+  readonly groups: Iterable<SecurityGroup>;
+  readonly snats: Iterable<SnatConfig>;
+  readonly dnats: Iterable<DnatConfig>;
+}
+
+function gatherAll(state: StateReader): Input {
+  return {
+    vpcs: state.vpcs(),
+    subnets: state.subnets(),
+    ports: state.ports(),
+    groups: state.securityGroups(),
+    snats: state.snats(),
+    dnats: state.dnats(),
+  };
+}
+
+/** Pages per list call in a scoped read; bounds the loop (1000 × pageSizeMax items). */
+const scopePagesMax = 1000;
+
+function allPages<T>(list: (request: PageRequest) => Result<Page<T>>): T[] {
+  const out: T[] = [];
+  let token = "";
+  for (let page = 0; page < scopePagesMax; page++) {
+    const r = list({ page_size: 1000, page_token: token });
+    if (!r.ok) throw new Error(`scoped read failed: ${r.code} ${r.message}`);
+    out.push(...r.value.items);
+    token = r.value.next_page_token;
+    if (token === "") return out;
+  }
+  throw new Error(`scoped read: more than ${scopePagesMax} pages`);
+}
+
+/** The objects of the given VPCs only; through `queries` when the reader has it. */
+function gatherScope(state: StateReader, scope: ReadonlySet<string>): Input {
+  const q = state.queries;
+  if (q === undefined) {
+    const inScope = (x: { readonly vpc_id: string }) => scope.has(x.vpc_id);
+    return {
+      vpcs: [...state.vpcs()].filter((v) => scope.has(v.id)),
+      subnets: [...state.subnets()].filter(inScope),
+      ports: [...state.ports()].filter(inScope),
+      groups: [...state.securityGroups()].filter((g) => scope.has(`${g.org_id}/${g.project_id}`)),
+      snats: [...state.snats()].filter(inScope),
+      dnats: [...state.dnats()].filter(inScope),
+    };
+  }
+  const input = {
+    vpcs: [] as Vpc[],
+    subnets: [] as Subnet[],
+    ports: [] as Port[],
+    groups: [] as SecurityGroup[],
+    snats: [] as SnatConfig[],
+    dnats: [] as DnatConfig[],
+  };
+  for (const vpcId of scope) {
+    const slash = vpcId.indexOf("/");
+    if (slash <= 0) continue; // not a VPC id: maps to nothing
+    const s: Scope = { org_id: vpcId.slice(0, slash), project_id: vpcId.slice(slash + 1) };
+    const vpc = q.getVpc(s, vpcId);
+    // Security groups live inside their VPC (deleted with it): no VPC, nothing to map.
+    if (!vpc.ok) continue;
+    input.vpcs.push(vpc.value);
+    input.subnets.push(...allPages((r) => q.listSubnets(s, r)));
+    input.ports.push(...allPages((r) => q.listPorts(s, {}, r)));
+    input.groups.push(...allPages((r) => q.listSecurityGroups(s, r)));
+    const snat = q.getSnat(s, vpcId);
+    if (snat.ok) input.snats.push(snat.value);
+    input.dnats.push(...allPages((r) => q.listDnats(s, r)));
+  }
+  return input;
+}
+
 /** The address of a VPC's gateway port: its SNAT IP, else its lowest DNAT IP, else none. */
+/**
+ * The gateway port's address: the SNAT IP, else the lowest port-forwarding DNAT IP, else the
+ * lowest 1:1 DNAT IP (a floating IP is the router's own address only when nothing else is).
+ */
 function externalAddressOf(snat: SnatConfig | null, dnats: readonly DnatConfig[]): string | null {
   if (snat !== null) return snat.external_ip;
-  let best: { ip: string; value: bigint } | null = null;
+  let best: { ip: string; value: bigint; oneToOne: boolean } | null = null;
   for (const dnat of dnats) {
     const value = parseIp(dnat.external_ip)?.value ?? 0n;
-    if (best === null || value < best.value) best = { ip: dnat.external_ip, value };
+    const oneToOne = dnat.protocol === "ALL";
+    if (
+      best === null ||
+      (best.oneToOne && !oneToOne) ||
+      (best.oneToOne === oneToOne && value < best.value)
+    )
+      best = { ip: dnat.external_ip, value, oneToOne };
   }
   return best?.ip ?? null;
 }

@@ -2,6 +2,7 @@
 
 export { aclPriorityAllow, aclPriorityDrop, dropMatch, ruleMatch } from "./acl.js";
 export {
+  clusterWideKinds,
   defaultDhcpLeaseTimeS,
   defaultMtu,
   desiredNorthbound,
@@ -10,6 +11,7 @@ export {
   kinds,
   type MappingOptions,
   rowKey,
+  type ScopedQueries,
   type StateReader,
 } from "./desired.js";
 export { addressSetOf, derivedMac, names, portGroupNamePattern } from "./names.js";

@@ -105,7 +105,16 @@ interface MonitorEntry {
   readonly tables: Readonly<Record<string, MonitorTableRequest>>;
   established: boolean;
   method: MonitorMethod | undefined;
+  /**
+   * Notifications that arrived after the monitor request was sent but before its reply was
+   * applied (the reply's continuation runs a microtask later than the messages after it in the
+   * same read). Applied right after the snapshot; dropping them would leave the replica stale.
+   */
+  early: { method: string; updates: unknown }[] | undefined;
 }
+
+/** Notifications held while a monitor's snapshot is being applied; more forces a resync. */
+const earlyNotificationsMax = 100_000;
 
 interface Waiter {
   resolve(): void;
@@ -314,6 +323,7 @@ export class OvsdbClient<
       tables: norm,
       established: false,
       method: undefined,
+      early: undefined,
     };
     this.monitors.set(entry.id, entry);
     const handle = new MonitorHandle(this, entry.id, Object.keys(norm));
@@ -357,7 +367,9 @@ export class OvsdbClient<
   private async establish(entry: MonitorEntry, session: RpcSession): Promise<void> {
     let method: MonitorMethod = this.monitorMethodInUse ?? "monitor_cond";
     let result: unknown;
+    entry.established = false;
     for (;;) {
+      entry.early = [];
       try {
         result = await session.request(
           method,
@@ -379,6 +391,8 @@ export class OvsdbClient<
         throw err;
       }
     }
+    const early = entry.early ?? [];
+    entry.early = undefined;
     if (session.isClosed || !this.monitors.has(entry.id)) return;
     const tables = Object.keys(entry.tables);
     const cols: Record<string, readonly string[] | undefined> = {};
@@ -391,6 +405,7 @@ export class OvsdbClient<
     entry.established = true;
     entry.method = method;
     this.emit("update", { kind: "reset", monitorId: entry.id, tables, changes });
+    for (const n of early) this.applyNotification(session, entry, n.method, n.updates);
     for (const w of this.monitorWaiters.get(entry.id) ?? []) w.resolve();
     this.monitorWaiters.delete(entry.id);
   }
@@ -590,7 +605,27 @@ export class OvsdbClient<
     }
     if (typeof id !== "string") return;
     const entry = this.monitors.get(id);
-    if (!entry?.established) return;
+    if (entry === undefined) return;
+    if (!entry.established) {
+      if (entry.early === undefined) return; // no request in flight: not ours (yet)
+      if (entry.early.length >= earlyNotificationsMax) {
+        session.close(new OvsdbConnectionError("too many notifications before monitor reply"));
+        return;
+      }
+      entry.early.push({ method, updates });
+      return;
+    }
+    this.applyNotification(session, entry, method, params[1]);
+  }
+
+  private applyNotification(
+    session: RpcSession,
+    entry: MonitorEntry,
+    method: string,
+    updates: unknown,
+  ): void {
+    if (session.isClosed) return;
+    const id = entry.id;
     let changes: RowChange[];
     try {
       changes =

@@ -42,6 +42,23 @@ export interface LogicalRouterPort extends Base {
   readonly gateway_chassis: string[];
   readonly ha_chassis_group: string[];
   readonly options: Strings;
+  readonly ipv6_ra_configs: Strings;
+}
+
+export interface LogicalRouterStaticRoute extends Base {
+  readonly ip_prefix: string;
+  readonly nexthop: string;
+  readonly policy: string[];
+  readonly output_port: string[];
+  readonly route_table: string;
+  readonly options: Strings;
+}
+
+export interface GatewayChassis extends Base {
+  readonly name: string;
+  readonly chassis_name: string;
+  readonly priority: number;
+  readonly options: Strings;
 }
 
 export interface LogicalSwitch extends Base {
@@ -121,6 +138,8 @@ export interface NbRows {
   NB_Global: NbGlobal;
   Logical_Router: LogicalRouter;
   Logical_Router_Port: LogicalRouterPort;
+  Logical_Router_Static_Route: LogicalRouterStaticRoute;
+  Gateway_Chassis: GatewayChassis;
   Logical_Switch: LogicalSwitch;
   Logical_Switch_Port: LogicalSwitchPort;
   DHCP_Options: DhcpOptions;
@@ -158,8 +177,19 @@ export const NB_MONITOR_COLUMNS = {
     "gateway_chassis",
     "ha_chassis_group",
     "options",
+    "ipv6_ra_configs",
     "external_ids",
   ],
+  Logical_Router_Static_Route: [
+    "ip_prefix",
+    "nexthop",
+    "policy",
+    "output_port",
+    "route_table",
+    "options",
+    "external_ids",
+  ],
+  Gateway_Chassis: ["name", "chassis_name", "priority", "options", "external_ids"],
   Logical_Switch: ["name", "ports", "acls", "load_balancer", "other_config", "external_ids"],
   Logical_Switch_Port: [
     "name",
@@ -208,6 +238,8 @@ export const NB_MONITOR_COLUMNS = {
   NB_Global: Columns<NbGlobal>;
   Logical_Router: Columns<LogicalRouter>;
   Logical_Router_Port: Columns<LogicalRouterPort>;
+  Logical_Router_Static_Route: Columns<LogicalRouterStaticRoute>;
+  Gateway_Chassis: Columns<GatewayChassis>;
   Logical_Switch: Columns<LogicalSwitch>;
   Logical_Switch_Port: Columns<LogicalSwitchPort>;
   DHCP_Options: Columns<DhcpOptions>;

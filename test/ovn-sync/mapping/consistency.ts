@@ -83,6 +83,32 @@ export function checkConsistency(d: DesiredNb, sm: NetworkStateMachine): void {
       ips.length,
     );
   }
+  // DNAT: a 1:1 rule is exactly one dnat_and_snat row (when its VPC has a gateway port), and
+  // never a load-balancer VIP; a rule with ports is a VIP and never a NAT row.
+  const vips = new Set([...d.tables.Load_Balancer.values()].flatMap((lb) => Object.keys(lb.vips)));
+  for (const dnat of sm.dnats()) {
+    const nat = d.tables.NAT.get(rowKey(kinds.floatingIp, dnat.id));
+    const hasGateway = d.tables.Logical_Router_Port.has(
+      rowKey(kinds.gatewayRouterPort, dnat.vpc_id),
+    );
+    if (dnat.protocol === "ALL") {
+      expect(vips.has(`${dnat.external_ip}:0`)).toBe(false);
+      if (hasGateway) {
+        expect(nat).toMatchObject({
+          type: "dnat_and_snat",
+          external_ip: dnat.external_ip,
+          logical_ip: dnat.internal_ip,
+          gateway_port: rowKey(kinds.gatewayRouterPort, dnat.vpc_id),
+        });
+        expect(nat?.external_ids["novanet:dnat_id"]).toBe(dnat.id);
+      } else {
+        expect(nat).toBeUndefined();
+      }
+    } else {
+      expect(nat).toBeUndefined();
+      if (hasGateway) expect(vips.has(`${dnat.external_ip}:${dnat.external_port}`)).toBe(true);
+    }
+  }
   // The transaction encoder accepts everything.
   expect(insertAllOperations(d)).toHaveLength(all.size);
 }

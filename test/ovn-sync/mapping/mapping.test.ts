@@ -3,6 +3,7 @@
 import { describe, expect, it } from "vitest";
 import {
   addressSetOf,
+  clusterWideKinds,
   type DesiredNb,
   derivedMac,
   desiredNorthbound,
@@ -14,6 +15,7 @@ import {
   type TableName,
   tableNames,
 } from "../../../src/ovn-sync/mapping/index.js";
+import { uuid } from "../../statemachine/harness.js";
 import { checkConsistency } from "./consistency.js";
 import { buildFixture, options } from "./fixture.js";
 
@@ -33,13 +35,21 @@ function row<T extends TableName>(d: DesiredNb, table: T, key: string): RowTypes
   return found;
 }
 
-function ids(kind: string, id: string, key: string) {
+/** VPC-derived rows also carry novanet:vpc: the first two segments of a tenant id ("org/project"). */
+function ids(kind: string, id: string, key: string, vpc: string | null = vpcOf(kind, id)) {
   return {
     "novanet:owner": c,
     "novanet:kind": kind,
     "novanet:id": id,
     "novanet:key": key,
+    ...(vpc === null ? {} : { "novanet:vpc": vpc }),
   };
+}
+
+function vpcOf(kind: string, id: string): string | null {
+  if (clusterWideKinds.has(kind)) return null;
+  const [org, project] = id.split("/");
+  return project === undefined ? null : `${org}/${project}`;
 }
 
 describe("VPC → Logical_Router", () => {
@@ -167,7 +177,7 @@ describe("Port → Logical_Switch_Port", () => {
       options: {},
       dhcpv4_options: rowKey(kinds.dhcp, def),
       dhcpv6_options: null,
-      external_ids: { ...ids("port", f.ports.p1, key), "novanet:device_id": "vm-1" },
+      external_ids: { ...ids("port", f.ports.p1, key, acmeVpc), "novanet:device_id": "vm-1" },
     });
   });
 
@@ -412,6 +422,77 @@ describe("NAT", () => {
     ).toEqual(["203.0.113.9/24"]);
   });
 
+  it("1:1 DNAT: a dnat_and_snat row on the gateway port, centralized (no logical_port)", () => {
+    const g = buildFixture();
+    const p3 = g.harness.sm.queries.getPort(g.acme.scope(), g.ports.p3);
+    if (!p3.ok) throw new Error("p3");
+    const fip = "00000000-0000-4000-8000-000000000201";
+    g.acme.ok("CreateDnat", {
+      dnat_id: fip,
+      vpc_id: acmeVpc,
+      external_ip: "203.0.113.7",
+      external_port: 0,
+      protocol: "ALL",
+      internal_ip: p3.value.ip_address,
+      internal_port: 0,
+    });
+    // globex: a lower 1:1 IP does not take the gateway port's address from port forwarding.
+    const globexFip = "00000000-0000-4000-8000-000000000202";
+    g.globex.ok("CreateDnat", {
+      dnat_id: globexFip,
+      vpc_id: "globex/shop",
+      external_ip: "203.0.113.2",
+      external_port: 0,
+      protocol: "ALL",
+      internal_ip: "10.1.0.10",
+      internal_port: 0,
+    });
+    const s = desiredNorthbound(g.harness.sm, options);
+    expect(s.problems).toEqual([]);
+    const key = rowKey(kinds.floatingIp, fip);
+    expect(row(s, "NAT", key)).toEqual({
+      type: "dnat_and_snat",
+      external_ip: "203.0.113.7",
+      logical_ip: p3.value.ip_address,
+      gateway_port: gwKey,
+      external_ids: { ...ids("floating-ip", fip, key, acmeVpc), "novanet:dnat_id": fip },
+    });
+    const lr = row(s, "Logical_Router", rowKey(kinds.router, acmeVpc));
+    expect(lr.nat).toEqual(
+      [key, rowKey(kinds.snat, acmeVpc, def), rowKey(kinds.snat, acmeVpc, db)].sort(),
+    );
+    // No load balancer for it; the port-forwarding ones are unchanged.
+    expect(lr.load_balancer).toEqual(
+      row(desired, "Logical_Router", rowKey(kinds.router, acmeVpc)).load_balancer,
+    );
+    expect([...s.tables.Load_Balancer.keys()]).toEqual([...desired.tables.Load_Balancer.keys()]);
+    const globexGw = rowKey(kinds.gatewayRouterPort, "globex/shop");
+    expect(row(s, "Logical_Router_Port", globexGw).networks).toEqual(["203.0.113.9/24"]);
+    expect(row(s, "NAT", rowKey(kinds.floatingIp, globexFip))).toMatchObject({
+      type: "dnat_and_snat",
+      external_ip: "203.0.113.2",
+      logical_ip: "10.1.0.10",
+      gateway_port: globexGw,
+    });
+    checkConsistency(s, g.harness.sm);
+    // Without an external network: no row (as for SNAT).
+    const { external: _, ...rest } = options;
+    expect(desiredNorthbound(g.harness.sm, rest).tables.NAT.size).toBe(0);
+    // A VPC with only a 1:1 DNAT still gets its gateway port, on the 1:1 address.
+    g.globex.ok("DeleteDnat", { dnat_id: uuid(103) });
+    const only = desiredNorthbound(g.harness.sm, options);
+    expect(row(only, "Logical_Router_Port", globexGw).networks).toEqual(["203.0.113.2/24"]);
+    expect(row(only, "Logical_Router", rowKey(kinds.router, "globex/shop")).nat).toEqual([
+      rowKey(kinds.floatingIp, globexFip),
+    ]);
+    // Deleting the 1:1 DNATs removes exactly their rows.
+    g.globex.ok("DeleteDnat", { dnat_id: globexFip });
+    g.acme.ok("DeleteDnat", { dnat_id: fip });
+    const after = desiredNorthbound(g.harness.sm, options);
+    expect(after.tables.NAT).toEqual(desired.tables.NAT);
+    expect(after.tables.Logical_Router_Port.has(globexGw)).toBe(false);
+  });
+
   it("an external IP outside the external network is a problem, not a row", () => {
     const s = desiredNorthbound(f.harness.sm, {
       ...options,
@@ -461,10 +542,41 @@ describe("ownership and options", () => {
     [{ clusterId: "" }, /clusterId/],
     [{ external: { cidr: "203.0.113.0/33", gateway: "203.0.113.1" } }, /external.cidr/],
     [{ external: { cidr: "203.0.113.0/24", gateway: "198.51.100.1" } }, /external.gateway/],
-    [{ external: { ...options.external, gatewayChassis: ["a", "a"] } }, /gatewayChassis/],
+    [{ external: { ...options.external!, gatewayChassis: ["a", "a"] } }, /gatewayChassis/],
     [{ dhcpLeaseTimeS: 0 }, /dhcpLeaseTimeS/],
   ])("refuses invalid options %#", (override, message) => {
     expect(() => desiredNorthbound(f.harness.sm, { ...options, ...override })).toThrow(message);
+  });
+
+  it("without an external network: no external switch, gateway, NAT or port forwarding", () => {
+    const { external: _, ...rest } = options;
+    const bare = desiredNorthbound(f.harness.sm, rest);
+    expect(bare.problems).toEqual([]);
+    for (const table of [
+      "NAT",
+      "Load_Balancer",
+      "Gateway_Chassis",
+      "Logical_Router_Static_Route",
+    ] as const)
+      expect(bare.tables[table].size).toBe(0);
+    const kindsLeft = new Set(
+      tableNames.flatMap((t) =>
+        [...bare.tables[t].values()].map(
+          (r) => (r.external_ids as Record<string, string>)["novanet:kind"],
+        ),
+      ),
+    );
+    for (const k of [
+      "external-switch",
+      "localnet-port",
+      "gateway-router-port",
+      "gateway-switch-port",
+    ])
+      expect(kindsLeft.has(k)).toBe(false);
+    // Everything else is as with one (routers keep their subnet ports).
+    for (const [key, row] of bare.tables.Logical_Switch_Port)
+      expect(desired.tables.Logical_Switch_Port.get(key)).toEqual(row);
+    checkConsistency(bare, f.harness.sm);
   });
 
   it("passes the structural checks (keys, references, parents, addresses)", () => {

@@ -56,7 +56,14 @@ type Op =
   | { k: "delsg"; name: number }
   | { k: "snat"; ext: number; enabled: boolean }
   | { k: "delsnat" }
-  | { k: "dnat"; id: number; ext: number; port: number; udp: boolean; target: number }
+  | {
+      k: "dnat";
+      id: number;
+      ext: number;
+      port: number;
+      proto: "TCP" | "UDP" | "ALL";
+      target: number;
+    }
   | { k: "deldnat"; id: number };
 
 const n = (max: number) => fc.integer({ min: 0, max });
@@ -96,7 +103,8 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       id: n(6),
       ext: n(4),
       port: n(3),
-      udp: fc.boolean(),
+      // ALL: a 1:1 DNAT (ports 0).
+      proto: fc.constantFrom("TCP" as const, "UDP" as const, "ALL" as const),
       target: n(30),
     }),
     weight: 3,
@@ -202,10 +210,10 @@ function run(client: Client, op: Op, t: number): void {
         dnat_id: uuid(9000 + 10 * t + op.id),
         vpc_id: vpc,
         external_ip: `203.0.113.${1 + op.ext + 5 * t}`,
-        external_port: 1000 + op.port,
-        protocol: op.udp ? "UDP" : "TCP",
+        external_port: op.proto === "ALL" ? 0 : 1000 + op.port,
+        protocol: op.proto,
         internal_ip: port.ip_address,
-        internal_port: 80 + op.port,
+        internal_port: op.proto === "ALL" ? 0 : 80 + op.port,
       });
       return;
     }
@@ -234,7 +242,7 @@ function build(ops: readonly { t: number; op: Op }[]): Harness {
 
 describe("desiredNorthbound over random command sequences", () => {
   it("is deterministic, consistent and independent of insertion order", () => {
-    const seen = { ports: 0, ipv6Ports: 0, nat: 0, lb: 0, groupAcls: 0, dhcp: 0 };
+    const seen = { ports: 0, ipv6Ports: 0, nat: 0, fip: 0, lb: 0, groupAcls: 0, dhcp: 0 };
     fc.assert(
       fc.property(
         fc.array(fc.record({ t: n(2), op: opArb }), { minLength: 1, maxLength: 60 }),
@@ -253,6 +261,9 @@ describe("desiredNorthbound over random command sequences", () => {
           seen.ports += lsps.length;
           seen.ipv6Ports += lsps.filter((p) => p.addresses[0]!.includes("::")).length;
           seen.nat += first.tables.NAT.size;
+          seen.fip += [...first.tables.NAT.values()].filter(
+            (r) => r.type === "dnat_and_snat",
+          ).length;
           seen.lb += first.tables.Load_Balancer.size;
           seen.dhcp += first.tables.DHCP_Options.size;
           seen.groupAcls += [...first.tables.ACL.values()].filter((a) =>

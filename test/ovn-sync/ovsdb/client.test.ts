@@ -62,6 +62,38 @@ async function cleanDb(c: OvsdbClient<NbRows>): Promise<void> {
 }
 
 describe("OvsdbClient against a real ovsdb-server", () => {
+  it("keeps updates that arrive right behind the monitor reply (monitor under write load)", async () => {
+    const writer = newClient();
+    await writer.whenConnected();
+    await cleanDb(writer);
+    let writing = true;
+    let written = 0;
+    const load = (async () => {
+      while (writing) {
+        await writer.transact(NB_DATABASE, [
+          insertOp("Logical_Switch", { name: `load-${written}` }),
+        ]);
+        written++;
+      }
+    })();
+    // Many monitors established while the writer commits: some replies are followed, in the
+    // same read, by update2 notifications the snapshot does not hold.
+    const readers: OvsdbClient<NbRows>[] = [];
+    for (let i = 0; i < 20; i++) {
+      const r = newClient();
+      readers.push(r);
+      await r.whenConnected();
+      await r.monitor({ Logical_Switch: ["name"] });
+    }
+    writing = false;
+    await load;
+    const names = (r: OvsdbClient<NbRows>) =>
+      [...r.cache.table("Logical_Switch").values()].filter((x) => x.name.startsWith("load-"))
+        .length;
+    await eventually(() => readers.every((r) => names(r) === written), "every replica complete");
+    await cleanDb(writer);
+  });
+
   it("lists databases and fetches the NB schema", async () => {
     const c = newClient({ remotes: [server.tcpRemote] });
     await c.whenConnected();

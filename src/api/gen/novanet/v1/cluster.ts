@@ -66,6 +66,7 @@ export interface ClusterStatus {
   progress: ReplicaProgress[];
   /** digest of the state machine at applied_index */
   stateDigest: string;
+  /** "disabled" without OVN, else the sync phase: follower, disconnected, full-sync, in-sync, fenced */
   ovnSyncState: string;
   ovnSyncedIndex: number;
   /**
