@@ -1,15 +1,19 @@
 // A local NovaNET cluster: replica OS processes on loopback with LevelDB data directories under
-// .cluster/local, auth off (a development cluster).
+// .cluster/local, auth off (a development cluster), in sync with a real local OVN under
+// .cluster/local/ovn (NB/SB ovsdb-servers, ovn-northd and a hypervisor: OVS on the netdev
+// datapath + ovn-controller as chassis1, with an external network on br-ex; cluster/lib/local-ovn.ts).
 //   npx tsx cluster/local.ts up   [--replicas 3|5] [--base-port 50081] [--fresh] [--foreground]
+//                                 [--no-chassis] [--no-ovn]
 //   npx tsx cluster/local.ts down
 //   npx tsx cluster/local.ts status
 // Ports: client API base+0.., peers base+10.., metrics base+20.. (50081–50083, 50091–50093,
-// 50101–50103 by default).
+// 50101–50103 by default), OVN NB base+30 and SB base+31 (50111, 50112).
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { ClusterClient } from "../src/client/index.js";
+import { LocalOvn } from "./lib/local-ovn.js";
 import { LocalCluster, projectRoot } from "./lib/replica-processes.js";
 
 const { values, positionals } = parseArgs({
@@ -20,10 +24,15 @@ const { values, positionals } = parseArgs({
     dir: { type: "string", default: join(projectRoot, ".cluster/local") },
     fresh: { type: "boolean", default: false },
     foreground: { type: "boolean", default: false },
+    // Central OVN only (NB, SB, northd): no OVS, no namespaces, no root needed.
+    "no-chassis": { type: "boolean", default: false },
+    // No OVN at all: the replicas run with ovn.sync_enabled=false.
+    "no-ovn": { type: "boolean", default: false },
   },
 });
 const dir = values.dir!;
 const stateFile = join(dir, "cluster.json");
+const ovnDir = join(dir, "ovn");
 
 interface ClusterState {
   endpoints: string[];
@@ -68,14 +77,38 @@ async function up(): Promise<number> {
     );
     return 1;
   }
-  if (values.fresh) rmSync(dir, { recursive: true, force: true });
   const replicas = Number(values.replicas);
   if (replicas !== 3 && replicas !== 5) throw new Error("--replicas must be 3 or 5");
+  const basePort = Number(values["base-port"]);
+  // An OVN left over from a cluster whose replicas are gone: stop it, then start afresh.
+  await LocalOvn.attach(ovnDir)?.stop();
+  if (values.fresh) rmSync(dir, { recursive: true, force: true });
+  let ovn: LocalOvn | undefined;
+  if (!values["no-ovn"]) {
+    try {
+      ovn = await LocalOvn.start({
+        dir: ovnDir,
+        nbPort: basePort + 30,
+        sbPort: basePort + 31,
+        chassis: !values["no-chassis"],
+      });
+    } catch (err) {
+      console.error(
+        `${(err as Error).message}\n(start without the hypervisor: --no-chassis; without OVN: --no-ovn)`,
+      );
+      return 1;
+    }
+  }
   const cluster = await LocalCluster.create({
     kind: "novanet",
     dir,
     replicas,
-    basePort: Number(values["base-port"]),
+    basePort,
+    ...(ovn
+      ? {
+          ovn: { nbRemote: ovn.nbRemote, sbRemote: ovn.sbRemote, external: ovn.externalNetwork },
+        }
+      : {}),
   });
   for (const r of cluster.replicas) r.start({ detached: !values.foreground });
   const endpoints = cluster.endpoints();
@@ -96,6 +129,7 @@ async function up(): Promise<number> {
   }
   console.log(`NovaNET local cluster: ${replicas} replicas (auth off), data and logs in ${dir}`);
   await printStatus(endpoints);
+  if (ovn) printOvn(ovn);
   if (!ok) {
     console.error(`the cluster did not come up within 30 s; see the logs in ${dir}`);
     return 1;
@@ -119,9 +153,35 @@ Stop it with: bash cluster/down.sh`);
   return down();
 }
 
+function printOvn(ovn: LocalOvn): void {
+  const s = ovn.status();
+  console.log(`OVN (${s.running ? "running" : "NOT running"}), files and logs in ${s.dir}:`);
+  console.log(`  NB ${s.nbRemote} (unix:${s.nbSocket})   SB ${s.sbRemote}`);
+  for (const d of s.daemons) {
+    console.log(`  ${d.name.padEnd(30)} ${d.running ? `pid ${d.pid}` : "down"}`);
+  }
+  if (s.chassis && s.externalNetwork) {
+    const e = s.externalNetwork;
+    console.log(
+      `  chassis ${e.gatewayChassis.join(",")}: br-int and br-ex (${e.physicalNetwork}) in namespace ${s.hypervisorNetns}`,
+    );
+    console.log(
+      `  external network ${e.cidr} (test-only), gateway ${e.gateway} in namespace ${s.externalNetns}, NAT pool ${e.ipPool}`,
+    );
+  }
+}
+
+async function stopOvn(): Promise<void> {
+  const ovn = LocalOvn.attach(ovnDir);
+  if (!ovn) return;
+  await ovn.stop();
+  console.log("local OVN stopped (Northbound DB kept in", ovnDir, ")");
+}
+
 async function down(): Promise<number> {
   const state = readState();
   if (!state) {
+    await stopOvn();
     console.log("no local cluster state found; nothing to stop");
     return 0;
   }
@@ -135,17 +195,22 @@ async function down(): Promise<number> {
     }
   }
   rmSync(stateFile, { force: true });
+  await stopOvn();
   console.log("local cluster stopped (data kept in", dir, "; `up --fresh` starts over)");
   return 0;
 }
 
 async function status(): Promise<number> {
   const state = readState();
+  const ovn = LocalOvn.attach(ovnDir);
   if (!state) {
     console.log("no local cluster is running");
+    if (ovn?.pids().length) printOvn(ovn);
     return 1;
   }
-  return (await printStatus(state.endpoints)) ? 0 : 1;
+  const leader = await printStatus(state.endpoints);
+  if (ovn) printOvn(ovn);
+  return leader && (ovn === undefined || ovn.running()) ? 0 : 1;
 }
 
 const command = positionals[0] ?? "up";

@@ -2,7 +2,6 @@
 // real-process tests and the benchmarks.
 import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, createWriteStream, mkdirSync, openSync, type WriteStream } from "node:fs";
-import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
@@ -13,21 +12,11 @@ import {
   type ReadResponse,
   ReplicaClient,
 } from "../../src/server/bare/replica-api.js";
+import { type ExternalNetwork, freePort } from "./local-ovn.js";
+
+export { freePort };
 
 export const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-
-/** A free TCP port on 127.0.0.1 (bound and released; good enough on a test machine). */
-export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once("error", rej);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      if (addr === null || typeof addr === "string") return rej(new Error("no port"));
-      srv.close(() => res(addr.port));
-    });
-  });
-}
 
 export interface ReplicaSpec {
   id: string;
@@ -58,6 +47,52 @@ export interface ClusterOptions {
   hs256SecretFile?: string;
   /** Fixed ports: API base+i, peer base+10+i, metrics base+20+i (default: free ports). */
   basePort?: number;
+  /**
+   * NovaNET replicas: the OVN they keep in sync (e.g. a LocalOvn's nbRemote and
+   * externalNetwork). Without it the replicas run with ovn.sync_enabled=false (API only).
+   */
+  ovn?: ReplicaOvnOptions;
+}
+
+export interface ReplicaOvnOptions {
+  /** "tcp:127.0.0.1:PORT" (network.ovn_northbound_endpoint). */
+  nbRemote: string;
+  /** network.ovn_southbound_endpoint (optional). */
+  sbRemote?: string;
+  /** The provider network for SNAT/DNAT; its ipPool becomes network.external_ip_pool. */
+  external?: ExternalNetwork | undefined;
+  /** ovn.full_sync_interval_s (default: the config default). */
+  fullSyncIntervalS?: number;
+}
+
+/**
+ * The replica flags that point a NovaNET replica at an OVN: --ovn-nb-endpoint and the [ovn]
+ * external network (ovn.external_cidr, ovn.external_gateway, ovn.physical_network,
+ * ovn.gateway_chassis as a comma list), given in the --section.key=value form every config key
+ * accepts. Without `ovn`: OVN sync off.
+ */
+export function ovnReplicaArgs(ovn: ReplicaOvnOptions | undefined): string[] {
+  // TEST-NET-3: documentation addresses, never routed anywhere.
+  const noExternalPool = "--network.external_ip_pool=203.0.113.0/24";
+  if (!ovn) return [noExternalPool, "--ovn.sync_enabled=false"];
+  const args = ["--ovn.sync_enabled=true", `--ovn-nb-endpoint=${ovn.nbRemote}`];
+  if (ovn.sbRemote !== undefined) args.push(`--ovn-sb-endpoint=${ovn.sbRemote}`);
+  if (ovn.fullSyncIntervalS !== undefined) {
+    args.push(`--ovn.full_sync_interval_s=${ovn.fullSyncIntervalS}`);
+  }
+  const ext = ovn.external;
+  if (!ext) {
+    args.push(noExternalPool);
+  } else {
+    args.push(
+      `--network.external_ip_pool=${ext.ipPool}`,
+      `--ovn.external_cidr=${ext.cidr}`,
+      `--ovn.external_gateway=${ext.gateway}`,
+      `--ovn.physical_network=${ext.physicalNetwork}`,
+      `--ovn.gateway_chassis=${ext.gatewayChassis.join(",")}`,
+    );
+  }
+  return args;
 }
 
 export class ReplicaProcess {
@@ -178,8 +213,7 @@ export class LocalCluster {
               `--replica.initial_cluster_api=${apis}`,
               `--replica.tick_ms=${opts.tickMs ?? 50}`,
               `--replica.snapshot_entries=${opts.snapshotEntries ?? 10_000}`,
-              // TEST-NET-3: documentation addresses, never routed anywhere.
-              "--network.external_ip_pool=203.0.113.0/24",
+              ...ovnReplicaArgs(opts.ovn),
               ...(opts.hs256SecretFile
                 ? ["--auth.mode=jwt", `--auth.hs256_secret_file=${opts.hs256SecretFile}`]
                 : ["--auth.mode=none"]),

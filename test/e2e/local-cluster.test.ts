@@ -1,11 +1,12 @@
-// The README's main command: cluster/local.ts up starts replicas in the background on fixed
-// ports and returns; down stops them.
+// The README's main command: cluster/local.ts up starts a local OVN (with a hypervisor) and the
+// replicas in the background on fixed ports and returns; down stops them all.
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
+import { LocalOvn } from "../../cluster/lib/local-ovn.js";
 import { projectRoot } from "../../cluster/lib/replica-processes.js";
 import { NetworkClient } from "../../src/client/index.js";
 
@@ -33,6 +34,18 @@ describe("cluster/local.ts", () => {
     );
     const endpoints = [basePort, basePort + 1, basePort + 2].map((p) => `127.0.0.1:${p}`);
     expect(upOut.stdout).toContain(`endpoints: ${endpoints.join(",")}`);
+    expect(upOut.stdout).toContain(`NB tcp:127.0.0.1:${basePort + 30}`);
+    const ovn = LocalOvn.attach(join(dir, "ovn"));
+    expect(ovn?.running()).toBe(true);
+    const hvNetns = ovn!.hypervisorNetns;
+    expect(await ovn!.netnsExists(hvNetns)).toBe(true);
+    expect((await ovn!.sbctl("--bare", "--columns=name", "list", "Chassis")).trim()).toBe(
+      "chassis1",
+    );
+    const statusUp = await run(process.execPath, [...script, "status", `--dir=${dir}`], {
+      cwd: projectRoot,
+    });
+    expect(statusUp.stdout).toContain("ovn-controller");
     const client = NetworkClient.connect({ endpoints, orgId: "o", projectId: "p" });
     try {
       const vpc = await client.createVpc({ name: "main" });
@@ -45,6 +58,9 @@ describe("cluster/local.ts", () => {
       timeout: 30_000,
     });
     expect(downOut.stdout).toContain("local cluster stopped");
+    expect(downOut.stdout).toContain("local OVN stopped");
+    expect(ovn!.pids()).toEqual([]);
+    expect(await ovn!.netnsExists(hvNetns)).toBe(false);
     const status = await run(process.execPath, [...script, "status", `--dir=${dir}`], {
       cwd: projectRoot,
     }).then(
