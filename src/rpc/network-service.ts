@@ -52,6 +52,8 @@ export interface NetworkServiceDeps {
   logger: Logger;
   /** OVN status of a port, from the OVN sync (undefined when not known). */
   portStatus?: (portId: string) => PortOvnStatus | undefined;
+  /** Whether this replica's state has the MAC in the VPC (to avoid proposing a taken one). */
+  macInUse?: (vpcId: string, mac: string) => boolean;
   /** Upper bound of a call's deadline. */
   callTimeoutMsMax: number;
   /** Observes every call: method, result code ("OK" or the domain code), seconds. */
@@ -59,6 +61,8 @@ export interface NetworkServiceDeps {
 }
 
 type Reply<T> = { value: T; md: grpc.Metadata };
+
+const macAttemptsMax = 64;
 
 interface TenantRequest {
   orgId: string;
@@ -166,6 +170,16 @@ export function createNetworkService(deps: NetworkServiceDeps): pb.NetworkServic
   }
 
   const portOut = (p: Port): pb.Port => portToProto(p, deps.portStatus?.(p.id));
+  // 24 random bits collide often in a big VPC (birthday bound: ~10% at 1,800 ports), and apply
+  // refuses a taken MAC; so skip the ones this replica already sees taken. Only a MAC taken by
+  // a concurrent, not yet applied proposal can still collide.
+  const freshMac = (vpcId: string): string => {
+    let mac = generateMacAddress(randomBytes(3));
+    for (let i = 0; i < macAttemptsMax && deps.macInUse?.(vpcId, mac) === true; i++) {
+      mac = generateMacAddress(randomBytes(3));
+    }
+    return mac;
+  };
   const page = (req: { pageSize: number; pageToken: string }) => ({
     ...(req.pageSize > 0 ? { page_size: req.pageSize } : {}),
     ...(req.pageToken !== "" ? { page_token: req.pageToken } : {}),
@@ -279,7 +293,8 @@ export function createNetworkService(deps: NetworkServiceDeps): pb.NetworkServic
         ...s,
         port_id: newId(),
         subnet_id: req.subnetId,
-        mac_address: req.macAddress !== "" ? req.macAddress : generateMacAddress(randomBytes(3)),
+        mac_address:
+          req.macAddress !== "" ? req.macAddress : freshMac(`${s.org_id}/${s.project_id}`),
         ...(req.ipAddress !== "" ? { ip_address: req.ipAddress } : {}),
         ...(req.securityGroupIds.length > 0 ? { security_group_ids: req.securityGroupIds } : {}),
         ...(req.vmId !== "" ? { vm_id: req.vmId } : {}),

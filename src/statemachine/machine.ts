@@ -269,6 +269,11 @@ export class NetworkStateMachine {
   }
 
   /** Addresses IPAM holds in a subnet (any tenant; for audits and tests), ascending. */
+  /** Whether a port of the VPC already uses this MAC (as stored: lowercase, colon-separated). */
+  macInUse(vpcId: string, mac: string): boolean {
+    return this.#state.vpcs.get(vpcId)?.macs.has(mac) ?? false;
+  }
+
   allocatedIps(subnetId: string): string[] {
     const entry = this.#state.subnets.get(subnetId);
     if (entry === undefined) return [];

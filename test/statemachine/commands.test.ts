@@ -530,7 +530,7 @@ describe("port", () => {
   });
 
   it("keeps MACs unique per VPC (and only per VPC)", () => {
-    const { a, b } = setup();
+    const { h, a, b } = setup();
     b.ok("CreateVpc", { name: "b" });
     a.ok("CreatePort", {
       port_id: uuid(1),
@@ -548,6 +548,10 @@ describe("port", () => {
       { port_id: uuid(2), subnet_id: a.child("other"), mac_address: mac(1) },
       "MAC_ADDRESS_IN_USE",
     );
+    // What the RPC layer asks before proposing a generated MAC: per VPC, in stored form.
+    expect(h.sm.macInUse(a.vpcId, "fa:16:3e:00:00:01")).toBe(true);
+    expect(h.sm.macInUse(b.vpcId, "fa:16:3e:00:00:01")).toBe(false);
+    expect(h.sm.macInUse(a.vpcId, "fa:16:3e:00:00:02")).toBe(false);
     b.ok("CreatePort", { port_id: uuid(3), subnet_id: b.child("default"), mac_address: mac(1) });
     a.fails(
       "CreatePort",
