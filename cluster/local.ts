@@ -3,18 +3,23 @@
 // .cluster/local/ovn (NB/SB ovsdb-servers, ovn-northd and a hypervisor: OVS on the netdev
 // datapath + ovn-controller as chassis1, with an external network on br-ex; cluster/lib/local-ovn.ts).
 //   npx tsx cluster/local.ts up   [--replicas 3|5] [--base-port 50081] [--fresh] [--foreground]
-//                                 [--no-chassis] [--no-ovn]
+//                                 [--no-chassis] [--no-ovn] [--restore FILE [--cluster-id NEW]]
 //   npx tsx cluster/local.ts down
 //   npx tsx cluster/local.ts status
 // Ports: client API base+0.., peers base+10.., metrics base+20.. (50081–50083, 50091–50093,
 // 50101–50103 by default), OVN NB base+30 and SB base+31 (50111, 50112).
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+// --restore FILE: the replicas start as a NEW cluster (id --cluster-id, default a fresh one) from a
+// backup (`novanetctl cluster backup FILE`): each data dir is written by `novanet restore` (old
+// data dirs are moved aside), and the replicas adopt the backup's cluster's OVN rows
+// (ovn.adopt_cluster_ids). The new id is kept in <dir>/restored.json for later `up`s.
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { ClusterClient } from "../src/client/index.js";
 import { LocalOvn } from "./lib/local-ovn.js";
 import { LocalCluster, projectRoot } from "./lib/replica-processes.js";
+import { readBackupManifest, restoreReplicaDataDirs } from "./lib/restore-replicas.js";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -28,11 +33,21 @@ const { values, positionals } = parseArgs({
     "no-chassis": { type: "boolean", default: false },
     // No OVN at all: the replicas run with ovn.sync_enabled=false.
     "no-ovn": { type: "boolean", default: false },
+    // Start a new cluster from a backup file (and its manifest FILE.json).
+    restore: { type: "string" },
+    "cluster-id": { type: "string" },
   },
 });
 const dir = values.dir!;
 const stateFile = join(dir, "cluster.json");
 const ovnDir = join(dir, "ovn");
+/** Written by `up --restore`: the restored cluster's id and the ids whose OVN rows it adopts. */
+const restoredFile = join(dir, "restored.json");
+
+interface Restored {
+  clusterId: string;
+  adoptClusterIds: string[];
+}
 
 interface ClusterState {
   endpoints: string[];
@@ -80,9 +95,37 @@ async function up(): Promise<number> {
   const replicas = Number(values.replicas);
   if (replicas !== 3 && replicas !== 5) throw new Error("--replicas must be 3 or 5");
   const basePort = Number(values["base-port"]);
+  if (values["cluster-id"] !== undefined && values.restore === undefined) {
+    console.error("--cluster-id goes with --restore (a new cluster from a backup)");
+    return 1;
+  }
+  let backupClusterId: string | undefined;
+  if (values.restore !== undefined) {
+    if (!existsSync(values.restore)) {
+      console.error(`--restore: no such file ${values.restore}`);
+      return 1;
+    }
+    backupClusterId = readBackupManifest(values.restore)?.clusterId;
+    if (backupClusterId === undefined) {
+      console.error(`--restore: no manifest ${values.restore}.json: OVN rows will not be adopted`);
+    }
+  }
   // An OVN left over from a cluster whose replicas are gone: stop it, then start afresh.
   await LocalOvn.attach(ovnDir)?.stop();
   if (values.fresh) rmSync(dir, { recursive: true, force: true });
+  let restored = existsSync(restoredFile)
+    ? (JSON.parse(readFileSync(restoredFile, "utf8")) as Restored)
+    : undefined;
+  if (values.restore !== undefined) {
+    const clusterId = values["cluster-id"] ?? `novanet-local-${Date.now().toString(36)}`;
+    if (clusterId === backupClusterId) {
+      console.error(
+        `--cluster-id ${clusterId} is the backup's own id: a restore starts a NEW cluster`,
+      );
+      return 1;
+    }
+    restored = { clusterId, adoptClusterIds: backupClusterId ? [backupClusterId] : [] };
+  }
   let ovn: LocalOvn | undefined;
   if (!values["no-ovn"]) {
     try {
@@ -104,12 +147,35 @@ async function up(): Promise<number> {
     dir,
     replicas,
     basePort,
+    ...(restored ? { clusterId: restored.clusterId } : {}),
     ...(ovn
       ? {
-          ovn: { nbRemote: ovn.nbRemote, sbRemote: ovn.sbRemote, external: ovn.externalNetwork },
+          ovn: {
+            nbRemote: ovn.nbRemote,
+            sbRemote: ovn.sbRemote,
+            external: ovn.externalNetwork,
+            ...(restored ? { adoptClusterIds: restored.adoptClusterIds } : {}),
+          },
         }
       : {}),
   });
+  if (values.restore !== undefined && restored !== undefined) {
+    // The old replicas' data is kept, out of the way.
+    const aside = `before-restore-${Date.now().toString(36)}`;
+    for (const r of cluster.replicas) {
+      if (existsSync(r.spec.dataDir)) renameSync(r.spec.dataDir, `${r.spec.dataDir}.${aside}`);
+    }
+    try {
+      await restoreReplicaDataDirs(cluster, resolve(values.restore));
+    } catch (err) {
+      console.error((err as Error).message);
+      return 1;
+    }
+    writeFileSync(restoredFile, `${JSON.stringify(restored, null, 2)}\n`);
+    console.log(
+      `restored ${values.restore} into ${replicas} data dirs: new cluster ${restored.clusterId}${backupClusterId ? ` (adopting the OVN rows of ${backupClusterId})` : ""}`,
+    );
+  }
   for (const r of cluster.replicas) r.start({ detached: !values.foreground });
   const endpoints = cluster.endpoints();
   const pids = Object.fromEntries(cluster.replicas.map((r) => [r.spec.id, r.child?.pid ?? 0]));

@@ -63,6 +63,8 @@ export interface ReplicaOvnOptions {
   external?: ExternalNetwork | undefined;
   /** ovn.full_sync_interval_s (default: the config default). */
   fullSyncIntervalS?: number;
+  /** ovn.adopt_cluster_ids: after a restore, the backup's cluster id. */
+  adoptClusterIds?: readonly string[];
 }
 
 /**
@@ -79,6 +81,9 @@ export function ovnReplicaArgs(ovn: ReplicaOvnOptions | undefined): string[] {
   if (ovn.sbRemote !== undefined) args.push(`--ovn-sb-endpoint=${ovn.sbRemote}`);
   if (ovn.fullSyncIntervalS !== undefined) {
     args.push(`--ovn.full_sync_interval_s=${ovn.fullSyncIntervalS}`);
+  }
+  if (ovn.adoptClusterIds !== undefined && ovn.adoptClusterIds.length > 0) {
+    args.push(`--ovn.adopt_cluster_ids=${ovn.adoptClusterIds.join(",")}`);
   }
   const ext = ovn.external;
   if (!ext) {
@@ -186,43 +191,74 @@ export class LocalCluster {
     }
     const initial = specs.map((s) => `${s.id}=127.0.0.1:${s.peerPort}`).join(",");
     const apis = specs.map((s) => `${s.id}=127.0.0.1:${s.apiPort}`).join(",");
-    const clusterId = opts.clusterId ?? "novanet-local";
-    for (const s of specs) {
-      const args =
-        opts.kind === "bare"
-          ? [
-              `--id=${s.id}`,
-              `--cluster-id=${clusterId}`,
-              `--data-dir=${s.dataDir}`,
-              `--peer-listen=127.0.0.1:${s.peerPort}`,
-              `--api-listen=127.0.0.1:${s.apiPort}`,
-              `--initial-cluster=${initial}`,
-              `--api-addresses=${apis}`,
-              `--tick-ms=${opts.tickMs ?? 50}`,
-              `--snapshot-entries=${opts.snapshotEntries ?? 10_000}`,
-              `--log-level=${opts.logLevel ?? "info"}`,
-            ]
-          : [
-              `--replica.id=${s.id}`,
-              `--replica.cluster_id=${clusterId}`,
-              `--replica.data_dir=${s.dataDir}`,
-              `--replica.peer_listen_addr=127.0.0.1:${s.peerPort}`,
-              `--server.listen_addr=127.0.0.1:${s.apiPort}`,
-              `--metrics.listen_addr=127.0.0.1:${s.metricsPort}`,
-              `--replica.initial_cluster=${initial}`,
-              `--replica.initial_cluster_api=${apis}`,
-              `--replica.tick_ms=${opts.tickMs ?? 50}`,
-              `--replica.snapshot_entries=${opts.snapshotEntries ?? 10_000}`,
-              ...ovnReplicaArgs(opts.ovn),
-              ...(opts.hs256SecretFile
-                ? ["--auth.mode=jwt", `--auth.hs256_secret_file=${opts.hs256SecretFile}`]
-                : ["--auth.mode=none"]),
-              `--log.level=${opts.logLevel ?? "info"}`,
-            ];
-      const script = opts.kind === "bare" ? "src/server/bare/main.ts" : "src/server/main.ts";
-      c.replicas.push(new ReplicaProcess(s, script, args, join(opts.dir, `${s.id}.log`)));
-    }
+    for (const s of specs) c.replicas.push(c.#replica(s, initial, apis, false));
     return c;
+  }
+
+  #replica(s: ReplicaSpec, initial: string, apis: string, joining: boolean): ReplicaProcess {
+    const opts = this.opts;
+    const clusterId = opts.clusterId ?? "novanet-local";
+    const args =
+      opts.kind === "bare"
+        ? [
+            `--id=${s.id}`,
+            `--cluster-id=${clusterId}`,
+            `--data-dir=${s.dataDir}`,
+            `--peer-listen=127.0.0.1:${s.peerPort}`,
+            `--api-listen=127.0.0.1:${s.apiPort}`,
+            `--initial-cluster=${initial}`,
+            `--api-addresses=${apis}`,
+            `--tick-ms=${opts.tickMs ?? 50}`,
+            `--snapshot-entries=${opts.snapshotEntries ?? 10_000}`,
+            `--log-level=${opts.logLevel ?? "info"}`,
+          ]
+        : [
+            `--replica.id=${s.id}`,
+            `--replica.cluster_id=${clusterId}`,
+            `--replica.data_dir=${s.dataDir}`,
+            `--replica.peer_listen_addr=127.0.0.1:${s.peerPort}`,
+            `--server.listen_addr=127.0.0.1:${s.apiPort}`,
+            `--metrics.listen_addr=127.0.0.1:${s.metricsPort}`,
+            `--replica.initial_cluster=${initial}`,
+            `--replica.initial_cluster_api=${apis}`,
+            ...(joining ? ["--replica.join=true"] : []),
+            `--replica.tick_ms=${opts.tickMs ?? 50}`,
+            `--replica.snapshot_entries=${opts.snapshotEntries ?? 10_000}`,
+            ...ovnReplicaArgs(opts.ovn),
+            ...(opts.hs256SecretFile
+              ? ["--auth.mode=jwt", `--auth.hs256_secret_file=${opts.hs256SecretFile}`]
+              : ["--auth.mode=none"]),
+            `--log.level=${opts.logLevel ?? "info"}`,
+          ];
+    const script = opts.kind === "bare" ? "src/server/bare/main.ts" : "src/server/main.ts";
+    return new ReplicaProcess(s, script, args, join(opts.dir, `${s.id}.log`));
+  }
+
+  /**
+   * NovaNET replicas: a new replica process (free ports, an empty data dir `<dir>/<id>`) that
+   * starts with `replica.join = true` and `initial_cluster` naming `contact` (default: the
+   * replicas of this cluster that are running) plus itself. Not started; once running it waits
+   * to be added (`ClusterClient.addLearner` with its `spec`).
+   */
+  async addJoiningReplica(id: string, contact?: ReplicaProcess[]): Promise<ReplicaProcess> {
+    if (this.opts.kind !== "novanet") throw new Error("joining replicas: NovaNET replicas only");
+    if (this.replicas.some((r) => r.spec.id === id)) throw new Error(`replica ${id} exists`);
+    const s: ReplicaSpec = {
+      id,
+      apiPort: await freePort(),
+      peerPort: await freePort(),
+      metricsPort: await freePort(),
+      dataDir: join(this.opts.dir, id),
+    };
+    const members = [
+      ...(contact ?? this.replicas.filter((r) => r.running())).map((r) => r.spec),
+      s,
+    ];
+    const initial = members.map((m) => `${m.id}=127.0.0.1:${m.peerPort}`).join(",");
+    const apis = members.map((m) => `${m.id}=127.0.0.1:${m.apiPort}`).join(",");
+    const r = this.#replica(s, initial, apis, true);
+    this.replicas.push(r);
+    return r;
   }
 
   startAll(): void {

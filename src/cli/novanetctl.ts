@@ -361,6 +361,23 @@ const membersTable = (r: ListMembersResponse) =>
     ]),
   );
 
+/** The leader's view of each member's replication: how far behind it is (learners catching up). */
+const progressTable = (s: ClusterStatus) =>
+  table(
+    ["MEMBER", "ROLE", "STATE", "MATCH", "LAG ENTRIES", "LAG BYTES", "ACTIVE"],
+    s.progress
+      .filter((p) => p.id !== s.id)
+      .map((p) => [
+        p.id,
+        p.isLearner ? "learner" : "voter",
+        p.state,
+        String(p.match),
+        String(p.lagEntries),
+        String(p.lagBytes),
+        p.recentActive ? "yes" : "no",
+      ]),
+  );
+
 const statusRow = (endpoint: string, s: ClusterStatus) => [
   endpoint,
   s.id,
@@ -405,6 +422,13 @@ function reservedRanges(v: string | undefined): { start: string; end: string }[]
     }
     return { start, end: end === undefined || end === "" ? start : end };
   });
+}
+
+/** After the status rows: the progress of the members as one leader reports it (none: ""). */
+function leaderProgress(rows: EndpointStatus[]): string {
+  const leader = rows.find((r) => r.status?.role === "leader" && r.status.progress.length > 1);
+  if (leader?.status === undefined) return "";
+  return `\nreplication (leader ${leader.status.id}):\n${progressTable(leader.status)}`;
 }
 
 const commands: Record<string, Command> = {
@@ -775,7 +799,8 @@ const commands: Record<string, Command> = {
           rows
             .filter((r) => r.error !== undefined)
             .map((r) => `${r.endpoint}: ${r.error?.code}: ${r.error?.message}\n`)
-            .join(""),
+            .join("") +
+          leaderProgress(rows),
       };
     },
   },

@@ -667,6 +667,22 @@ function checkKeys(values: Values, problems: Problems): void {
       ranges.push(r);
     }
   }
+  if (!problems.bad.has("ovn.adopt_cluster_ids")) {
+    const setting = values.get("ovn.adopt_cluster_ids")!;
+    const own = values.get("replica.cluster_id")!.value as string;
+    for (const adopted of setting.value as string[]) {
+      const p = checkId(adopted);
+      if (p !== undefined)
+        problems.at("ovn.adopt_cluster_ids", setting, `ovn.adopt_cluster_ids: ${p}`);
+      else if (adopted === own) {
+        problems.at(
+          "ovn.adopt_cluster_ids",
+          setting,
+          `ovn.adopt_cluster_ids: "${adopted}" is this cluster's own id (replica.cluster_id); list the ids of the clusters whose rows to take over`,
+        );
+      }
+    }
+  }
   for (const path of ["replica.initial_cluster", "replica.initial_cluster_api"] as const) {
     if (problems.bad.has(path)) continue;
     const setting = values.get(path)!;

@@ -71,6 +71,7 @@ export interface NovanetConfig {
     readonly gateway_chassis: readonly string[];
     readonly full_sync_interval_s: number;
     readonly txn_ops_max: number;
+    readonly adopt_cluster_ids: readonly string[];
     readonly ca_file: string;
     readonly cert_file: string;
     readonly key_file: string;
@@ -324,6 +325,11 @@ export const schema = {
       100_000,
       "Operations per OVN Northbound transaction; larger changes are split into several.",
     ),
+    adopt_cluster_ids: {
+      kind: { type: "list" },
+      default: [],
+      doc: "Cluster ids whose OVN Northbound rows this cluster takes over (after a restore from a backup: the backup's cluster id). The leader rewrites their owner to replica.cluster_id in place (same rows, same uuids) and removes those it does not need. Never list a cluster that still runs.",
+    },
     ca_file: file("PEM CA certificate that signs the NB server's certificate (ssl: endpoints)."),
     cert_file: file("PEM client certificate for ssl: NB endpoints."),
     key_file: file("PEM private key of ovn.cert_file."),

@@ -18,6 +18,12 @@ export interface OvnSyncOptions {
   readonly fullSyncIntervalMs?: number;
   /** Operations per NB transaction. Default 1000. */
   readonly txnOpsMax?: number;
+  /**
+   * Other cluster ids whose rows count as ours (a cluster restored from another's backup): full
+   * passes rewrite their owner to clusterId in place (same uuids) and remove the undesired ones;
+   * taking the fence drops their fence keys. Never a cluster that still writes NB.
+   */
+  readonly adoptOwners?: readonly string[];
   /** Told of every NB transaction's outcome and latency (metrics). Must not throw. */
   readonly onTransaction?: (result: "ok" | "error", seconds: number, ops: number) => void;
   // --- Optional tuning (reconciler) ---

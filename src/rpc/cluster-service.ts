@@ -66,6 +66,7 @@ export function createClusterService(deps: ClusterServiceDeps): pb.ClusterServic
     const st = raft.status();
     const hints = leaderHints();
     const ovn = deps.ovnSync?.();
+    const lagBytes = st.role === "leader" ? raft.lagBytes() : {};
     return {
       clusterId: deps.clusterId,
       id: st.id,
@@ -88,7 +89,7 @@ export function createClusterService(deps: ClusterServiceDeps): pb.ClusterServic
         recentActive: p.recentActive,
         isLearner: p.isLearner,
         lagEntries: Math.max(0, st.lastIndex - p.match),
-        lagBytes: p.inflightBytes,
+        lagBytes: lagBytes[id] ?? 0,
       })),
       stateDigest: deps.network.sm.digest(),
       resourceDigest: deps.network.sm.resourceDigest(),

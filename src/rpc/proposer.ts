@@ -56,6 +56,11 @@ export interface ProposerOptions {
   selfApiAddress: string;
   /** Known client API addresses of the members (best effort, for hints). */
   apiAddresses: () => Record<NodeId, string>;
+  /**
+   * Records a member's client API address learned from the leader's answer to a forwarded write
+   * (members added after start are otherwise known only to the replica that added them).
+   */
+  rememberApiAddress?: (id: NodeId, address: string) => void;
   peerCredentials: grpc.ChannelCredentials;
   /** How long a write waits for a leader to appear before UNAVAILABLE. */
   leaderWaitMs: number;
@@ -215,8 +220,14 @@ export class Proposer {
             );
             return;
           }
-          if ("error" in res) reject(new RpcError(res.error.code, res.error.message));
-          else resolve(res);
+          if ("error" in res) {
+            reject(new RpcError(res.error.code, res.error.message));
+            return;
+          }
+          if (res.leaderId !== "" && res.leaderApiAddress !== "") {
+            this.#o.rememberApiAddress?.(res.leaderId, res.leaderApiAddress);
+          }
+          resolve(res);
         },
       );
     });

@@ -18,6 +18,7 @@ import {
 } from "../rpc/auth/index.js";
 import { callAuth } from "../rpc/call-auth.js";
 import { NovanetServer, type OvnOptions } from "./novanet-server.js";
+import { restoreCommand } from "./restore.js";
 
 /** [ovn] and network.ovn_northbound_endpoint as the server takes them; undefined: no OVN. */
 function ovnOptions(c: NovanetConfig): OvnOptions | undefined {
@@ -50,14 +51,17 @@ function ovnOptions(c: NovanetConfig): OvnOptions | undefined {
       : {}),
     fullSyncIntervalMs: o.full_sync_interval_s * 1000,
     txnOpsMax: o.txn_ops_max,
+    ...(o.adopt_cluster_ids.length > 0 ? { adoptOwners: [...o.adopt_cluster_ids] } : {}),
   };
 }
 
 const usage = `usage: novanet [--config FILE] [--section.key=value …]
+       novanet restore --backup FILE …   (a new cluster's data dir from a backup; restore --help)
   e.g. novanet --config novanet.toml --replica.id=n1
   every setting, its environment variable and default: docs/configuration.md`;
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === "restore") return restoreCommand(argv.slice(1));
   if (argv.includes("--help") || argv.includes("-h")) {
     console.log(usage);
     return 0;

@@ -63,6 +63,8 @@ export interface OvnOptions {
   external?: ExternalNetwork;
   fullSyncIntervalMs?: number;
   txnOpsMax?: number;
+  /** Cluster ids whose NB rows this cluster takes over (ovn.adopt_cluster_ids). */
+  adoptOwners?: readonly string[];
 }
 
 const protoDir = join(import.meta.dirname, "../../proto");
@@ -151,6 +153,9 @@ export class NovanetServer {
       logger: log,
       selfApiAddress: this.#apiAdvertise,
       apiAddresses: () => this.#apiAddresses,
+      rememberApiAddress: (id, addr) => {
+        if (id !== o.id) this.#apiAddresses[id] = addr;
+      },
       peerCredentials: o.peerChannelCredentials ?? grpc.credentials.createInsecure(),
       leaderWaitMs,
     });
@@ -165,6 +170,7 @@ export class NovanetServer {
         logger: log.child({ component: "ovn-sync" }),
         ...(o.ovn.fullSyncIntervalMs ? { fullSyncIntervalMs: o.ovn.fullSyncIntervalMs } : {}),
         ...(o.ovn.txnOpsMax ? { txnOpsMax: o.ovn.txnOpsMax } : {}),
+        ...(o.ovn.adoptOwners ? { adoptOwners: o.ovn.adoptOwners } : {}),
         onTransaction: (result, seconds) =>
           this.metrics.ovnTransactionSeconds.observe({ result }, seconds),
       });
@@ -215,6 +221,7 @@ export class NovanetServer {
         reader,
         auth: o.auth,
         portStatus: (portId) => this.#ovn?.portStatus(portId),
+        macInUse: (vpcId, mac) => this.network.sm.macInUse(vpcId, mac),
         logger: log,
         callTimeoutMsMax,
         onCall: (rpc, code, seconds) => this.metrics.observeCall(rpc, code, seconds),

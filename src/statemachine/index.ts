@@ -18,7 +18,12 @@ export {
 export * as limits from "./limits.js";
 export { type ApplyContext, type CommandResult, NetworkStateMachine } from "./machine.js";
 export type { Page, PageRequest, PortFilter, Queries, Scope } from "./queries.js";
-export { SnapshotError, snapshotFormatVersion } from "./snapshot.js";
+export {
+  type LogPosition,
+  rebaseSnapshot,
+  SnapshotError,
+  snapshotFormatVersion,
+} from "./snapshot.js";
 export type * from "./types.js";
 export { directions, natProtocols, protocols, sourceTypes } from "./types.js";
 export { generateMacAddress } from "./validate.js";

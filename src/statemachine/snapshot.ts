@@ -380,6 +380,33 @@ function restorePortsAndNat(state: State, body: Body): void {
   }
 }
 
+/** Where a rebased snapshot sits in the log of the cluster that will load it. */
+export interface LogPosition {
+  readonly index: number;
+  readonly term: number;
+}
+
+/**
+ * The same state at another log position: resources, sessions and log time unchanged, only the
+ * applied index and term replaced (a restore starts a new cluster whose log begins there).
+ * Verifies the input like a restore does (checksum, shape, invariants); throws SnapshotError.
+ * The resource digest is unchanged; the full digest is not (it covers the applied position).
+ */
+export function rebaseSnapshot(bytes: Uint8Array, position: LogPosition): Uint8Array {
+  assert(
+    Number.isSafeInteger(position.index) && position.index >= 1,
+    `rebase: index ${position.index} must be a positive integer`,
+  );
+  assert(
+    Number.isSafeInteger(position.term) && position.term >= 1,
+    `rebase: term ${position.term} must be a positive integer`,
+  );
+  const state = decodeSnapshot(bytes);
+  state.appliedIndex = position.index;
+  state.appliedTerm = position.term;
+  return encodeSnapshot(state);
+}
+
 export function decodeSnapshot(bytes: Uint8Array): State {
   const body = unpackBody(bytes);
   const state = new State();

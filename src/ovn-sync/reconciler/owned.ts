@@ -1,6 +1,7 @@
-// Index of the NB rows this cluster owns (external_ids novanet:owner == clusterId), kept in step
-// with the client's cache from its update events, so that a scoped pass finds a VPC's rows in
-// O(rows of that VPC) and portStatus finds an LSP by name in O(1).
+// Index of the NB rows this cluster owns (external_ids novanet:owner == clusterId, or one of the
+// adopted owners: rows of the cluster this one was restored from), kept in step with the client's
+// cache from its update events, so that a scoped pass finds a VPC's rows in O(rows of that VPC)
+// and portStatus finds an LSP by name in O(1).
 
 import { clusterWideKinds } from "../mapping/desired.js";
 import { keyKey, kindKey, ownerKey, type TableName, tableNames, vpcKey } from "../mapping/types.js";
@@ -17,12 +18,28 @@ export interface OwnedEntry {
   readonly vpc: string | undefined;
   /** The row's name (Logical_Switch_Port only: portStatus looks ports up by name). */
   readonly name: string | undefined;
+  /** Owned by an adopted cluster id: a full pass rewrites its owner (or removes it). */
+  readonly adopted: boolean;
 }
 
 const managed: ReadonlySet<string> = new Set(tableNames);
 
 function stringOf(value: unknown): string | undefined {
   return typeof value === "string" ? value : undefined;
+}
+
+/**
+ * The keys of the cluster-wide rows name their cluster ("drop-group:<id>"): an adopted one is
+ * indexed under our key, so that the row is kept and rewritten in place (its uuid, and the
+ * references to it, stay) rather than deleted and created anew.
+ */
+function adoptedKey(key: string, kind: string, owner: string, clusterId: string): string {
+  if (owner === clusterId || !clusterWideKinds.has(kind)) return key;
+  const prefix = `${kind}:${owner}`;
+  if (key === prefix || key.startsWith(`${prefix}:`)) {
+    return `${kind}:${clusterId}${key.slice(prefix.length)}`;
+  }
+  return key;
 }
 
 export class OwnedIndex {
@@ -32,8 +49,16 @@ export class OwnedIndex {
   /** Rows of the cluster-wide kinds: part of every scoped pass. */
   readonly clusterWide = new Set<string>();
   readonly #lspByName = new Map<string, string>();
+  readonly #adopt: ReadonlySet<string>;
+  /** Rows still carrying an adopted owner. */
+  adoptedRows = 0;
 
-  constructor(readonly clusterId: string) {}
+  constructor(
+    readonly clusterId: string,
+    adopt: readonly string[] = [],
+  ) {
+    this.#adopt = new Set(adopt);
+  }
 
   /** Rebuild the given tables from the cache (after a monitor reset). */
   rebuild(cache: OvsdbCache, tables: readonly string[]): void {
@@ -73,14 +98,18 @@ export class OwnedIndex {
   #add(table: TableName, row: DecodedRow): void {
     const ids = row.external_ids;
     if (ids === undefined || typeof ids !== "object" || Array.isArray(ids)) return;
-    if (ids[ownerKey] !== this.clusterId) return;
+    const owner = ids[ownerKey];
+    const adopted = owner !== this.clusterId;
+    if (adopted && (typeof owner !== "string" || !this.#adopt.has(owner))) return;
     const uuid = row._uuid;
     if (typeof uuid !== "string") return;
     const kind = stringOf(ids[kindKey]) ?? "";
     const vpc = stringOf(ids[vpcKey]);
     const name = table === "Logical_Switch_Port" ? stringOf(row.name) : undefined;
-    const entry: OwnedEntry = { table, uuid, key: stringOf(ids[keyKey]) ?? "", kind, vpc, name };
+    const key = adoptedKey(stringOf(ids[keyKey]) ?? "", kind, owner as string, this.clusterId);
+    const entry: OwnedEntry = { table, uuid, key, kind, vpc, name, adopted };
     this.byUuid.set(uuid, entry);
+    if (adopted) this.adoptedRows++;
     const keys = this.#byKey.get(table) ?? new Map<string, Set<string>>();
     this.#byKey.set(table, keys);
     const set = keys.get(entry.key) ?? new Set<string>();
@@ -100,6 +129,7 @@ export class OwnedIndex {
     const entry = this.byUuid.get(uuid);
     if (entry === undefined) return;
     this.byUuid.delete(uuid);
+    if (entry.adopted) this.adoptedRows--;
     const keys = this.#byKey.get(entry.table);
     const set = keys?.get(entry.key);
     set?.delete(uuid);

@@ -61,6 +61,8 @@ export class OvnSync {
   readonly #fenceRecheckMs: number;
   readonly #retryDelayMaxMs: number;
   readonly #fenceKey: string;
+  /** Fence keys of the adopted clusters: dropped when we take the fence. */
+  readonly #adoptedFenceKeys: readonly string[];
   readonly #owned: OwnedIndex;
   #nb: OvsdbClient<NbRows> | undefined;
 
@@ -125,8 +127,14 @@ export class OvnSync {
       clusterId: opts.clusterId,
       ...(opts.external !== undefined ? { external: opts.external } : {}),
     });
+    const adopt = opts.adoptOwners ?? [];
+    for (const id of adopt) {
+      check(id.length > 0, "an adopted owner is empty");
+      check(id !== opts.clusterId, `adoptOwners names this cluster's own id ${id}`);
+    }
     this.#fenceKey = `novanet:${opts.clusterId}:term`;
-    this.#owned = new OwnedIndex(opts.clusterId);
+    this.#adoptedFenceKeys = adopt.map((id) => `novanet:${id}:term`);
+    this.#owned = new OwnedIndex(opts.clusterId, adopt);
   }
 
   // --- Raft side: synchronous, never waits on NB -----------------------------------------------
@@ -361,6 +369,12 @@ export class OvnSync {
     if (desired.problems.length > 0)
       this.#warn("problems", { problems: desired.problems.slice(0, 10) }, "state not mappable");
     const owned = this.#owned;
+    if (full && owned.adoptedRows > 0) {
+      this.#info("taking over the NB rows of adopted clusters", {
+        adoptOwners: this.#o.adoptOwners,
+        rows: owned.adoptedRows,
+      });
+    }
     const universe =
       scope === undefined ? () => owned.byUuid.values() : () => scopedEntries(owned, scope);
     const inUniverse =
@@ -528,7 +542,8 @@ export class OvnSync {
             },
           ]
         : [
-            // Compare-and-swap: external_ids exactly as observed, then set our term.
+            // Compare-and-swap: external_ids exactly as observed, then set our term. The fence
+            // keys of adopted clusters go too: their rows are ours now.
             waitOp("NB_Global", whereUuid(global._uuid), ["external_ids"], "==", [
               { external_ids: ovsMap(stringMap(global.external_ids)) },
             ]),
@@ -537,7 +552,7 @@ export class OvnSync {
               table: "NB_Global",
               where: whereUuid(global._uuid),
               mutations: [
-                ["external_ids", "delete", ovsSet([this.#fenceKey])],
+                ["external_ids", "delete", ovsSet([this.#fenceKey, ...this.#adoptedFenceKeys])],
                 ["external_ids", "insert", ovsMap({ [this.#fenceKey]: String(term) })],
               ],
             },

@@ -101,6 +101,22 @@ export class RaftLog {
     return out;
   }
 
+  /**
+   * Approximate bytes a peer whose log matches up to `match` still has to receive: the entries
+   * after it (as counted against size limits), plus the snapshot's data when it lies behind the
+   * first index.
+   */
+  bytesAfter(match: number): number {
+    let bytes = 0;
+    let lo = match + 1;
+    if (lo < this.firstIndex()) {
+      bytes += this.snapshot.data.length;
+      lo = this.firstIndex();
+    }
+    for (let i = lo; i <= this.lastIndex(); i++) bytes += entryBytes(this.entry(i)!);
+    return bytes;
+  }
+
   /** Appends entries, replacing any suffix they conflict with. Returns the new last index. */
   append(ents: Entry[]): number {
     if (ents.length === 0) return this.lastIndex();

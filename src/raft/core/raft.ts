@@ -1124,6 +1124,17 @@ export class Raft {
     } else this.msgs.push(msg);
   }
 
+  /**
+   * Leader only: per peer, the approximate bytes behind the leader's last index (entries after
+   * its match, plus the snapshot when it needs one). O(log length); for operators, not hot paths.
+   */
+  lagBytes(): Record<NodeId, number> {
+    const out: Record<NodeId, number> = {};
+    if (this.role !== "leader") return out;
+    for (const [id, pr] of this.progress) out[id] = this.log.bytesAfter(pr.match);
+    return out;
+  }
+
   status(): RaftStatus {
     const progress: RaftStatus["progress"] = {};
     if (this.role === "leader") {

@@ -201,4 +201,9 @@ export class RawNode {
   status(): RaftStatus {
     return this.#raft.status();
   }
+
+  /** Leader only: per peer, the approximate bytes it is behind (see Raft.lagBytes). */
+  lagBytes(): Record<NodeId, number> {
+    return this.#raft.lagBytes();
+  }
 }

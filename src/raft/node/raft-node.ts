@@ -434,6 +434,11 @@ export class RaftNode<Result = unknown> {
     });
   }
 
+  /** Leader only: per peer, the approximate bytes it is behind the leader's log (O(log length)). */
+  lagBytes(): Record<NodeId, number> {
+    return this.#node.lagBytes();
+  }
+
   status(): RaftNodeStatus {
     const s = this.#node.status();
     return {

@@ -225,6 +225,51 @@ export class LevelStorage {
   }
 
   /**
+   * Makes a fresh store that starts from a snapshot (a restored backup): the snapshot at
+   * `snapshot.meta` with its membership, hard state { term: meta.term, commit: meta.index }, no
+   * entries. The data is opaque here. Like bootstrap, it refuses a store that holds anything.
+   */
+  seed(args: { clusterId: string; snapshot: Snapshot }): Promise<void> {
+    return this.exclusive(async () => {
+      const { clusterId, snapshot } = args;
+      const { index, term, confState } = snapshot.meta;
+      assert(clusterId !== "", "seed: clusterId must not be empty");
+      assert(
+        Number.isSafeInteger(index) && index >= 1 && Number.isSafeInteger(term) && term >= 1,
+        () => `seed: snapshot position ${index}/${term} must be positive`,
+      );
+      assert(confState.voters.length > 0, "seed: the snapshot's membership has no voters");
+      const [anyKey] = await this.db.keys({ limit: 1 }).all();
+      if (anyKey !== undefined) {
+        throw new AssertionError(`seed: store is not empty, it holds ${describeKey(anyKey)}`);
+      }
+      const hardState: HardState = { term, vote: "", commit: index };
+      await this.mutate(async () => {
+        const seq = 1;
+        const meta = await this.writeSnapshotFile(snapshot, seq);
+        // Cluster meta last in the batch, but the batch is atomic: a crash leaves all or nothing.
+        await this.db.batch(
+          [
+            put(snapshotMetaKey, frame("snapshot-meta", meta)),
+            put(hardStateKey, frame("hard-state", hardState)),
+            put(confStateKey, frame("conf-state", confState)),
+            put(clusterMetaKey, frame("cluster-meta", { clusterId })),
+          ],
+          { sync: true },
+        );
+        this.view = {
+          snapIndex: index,
+          snapTerm: term,
+          snapSeq: seq,
+          lastIndex: index,
+          lastTerm: term,
+          hardState,
+        };
+      });
+    });
+  }
+
+  /**
    * Persists one Ready in one atomic batch: a received snapshot first (it replaces the log), then
    * entries (replacing any stored suffix from entries[0].index on), hard state and conf state.
    */

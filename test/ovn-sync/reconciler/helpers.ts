@@ -43,6 +43,7 @@ export interface SyncOpts {
   readonly fullSyncIntervalMs?: number;
   readonly clusterId?: string;
   readonly fenceRecheckMs?: number;
+  readonly adoptOwners?: readonly string[];
 }
 
 export function newSync(remotes: readonly string[], harness: Harness, o: SyncOpts = {}): OvnSync {
@@ -54,6 +55,7 @@ export function newSync(remotes: readonly string[], harness: Harness, o: SyncOpt
     logger: silent,
     fullSyncIntervalMs: o.fullSyncIntervalMs ?? 3_600_000,
     ...(o.txnOpsMax !== undefined ? { txnOpsMax: o.txnOpsMax } : {}),
+    ...(o.adoptOwners !== undefined ? { adoptOwners: o.adoptOwners } : {}),
     fenceRecheckMs: o.fenceRecheckMs ?? 200,
     retryDelayMaxMs: 300,
     reconnectBackoffMaxMs: 200,
