@@ -10,7 +10,15 @@ import type { Atom } from "../../../src/ovn-sync/ovsdb/values.js";
 import { NetworkStateMachine, rebaseSnapshot } from "../../../src/statemachine/index.js";
 import { type Client, mac, uuid } from "../../statemachine/harness.js";
 import { NbServer } from "../ovsdb/server-harness.js";
-import { desiredOf, differences, newSync, observer, TrackedHarness, until } from "./helpers.js";
+import {
+  desiredOf,
+  differences,
+  httpFromAnywhere,
+  newSync,
+  observer,
+  TrackedHarness,
+  until,
+} from "./helpers.js";
 
 const oldId = "cluster-a";
 const newId = "cluster-b";
@@ -76,15 +84,7 @@ function populate(h: TrackedHarness, orgs: readonly string[], base: number): Cli
     c.ok("CreateVpc", { name: org, cidr: "10.1.0.0/16" });
     c.ok("CreateSecurityGroup", {
       name: "web",
-      ingress_rules: [
-        {
-          id: "http",
-          protocol: "TCP",
-          port_range: { min: 80, max: 80 },
-          source_type: "CIDR",
-          source: "0.0.0.0/0",
-        },
-      ],
+      ingress_rules: [httpFromAnywhere],
     });
     for (let i = 0; i < 3; i++) {
       c.ok("CreatePort", {

@@ -20,6 +20,7 @@ import {
   converged,
   desiredOf,
   differences,
+  httpFromAnywhere,
   newSync,
   observer,
   TrackedHarness,
@@ -45,15 +46,7 @@ beforeAll(async () => {
     c.ok("CreateVpc", { name: c.org, cidr: "10.1.0.0/16" });
     c.ok("CreateSecurityGroup", {
       name: "web",
-      ingress_rules: [
-        {
-          id: "http",
-          protocol: "TCP",
-          port_range: { min: 80, max: 80 },
-          source_type: "CIDR",
-          source: "0.0.0.0/0",
-        },
-      ],
+      ingress_rules: [httpFromAnywhere],
     });
     for (let i = 0; i < 3; i++)
       c.ok("CreatePort", {

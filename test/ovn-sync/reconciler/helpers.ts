@@ -36,6 +36,15 @@ export const external: ExternalNetwork = {
 };
 export const mapping: MappingOptions = { clusterId, external };
 
+/** The rule most tests give a "web" group: TCP 80 from anywhere. */
+export const httpFromAnywhere = {
+  id: "http",
+  protocol: "TCP",
+  port_range: { min: 80, max: 80 },
+  source_type: "CIDR",
+  source: "0.0.0.0/0",
+} as const;
+
 export const silent = pino({ level: process.env.OVN_TEST_LOG ?? "silent" });
 
 export interface SyncOpts {

@@ -12,7 +12,14 @@ import {
 } from "../../../src/ovn-sync/ovsdb/index.js";
 import { mac, uuid } from "../../statemachine/harness.js";
 import { NbServer } from "../ovsdb/server-harness.js";
-import { converged, newSync, observer, TrackedHarness, until } from "./helpers.js";
+import {
+  converged,
+  httpFromAnywhere,
+  newSync,
+  observer,
+  TrackedHarness,
+  until,
+} from "./helpers.js";
 
 let server: NbServer;
 const open: { sync?: OvnSync; obs?: OvsdbClient<NbRows> }[] = [];
@@ -84,13 +91,7 @@ describe("resource lifecycle through incremental passes", () => {
     acme.ok("CreateSecurityGroup", {
       name: "web",
       ingress_rules: [
-        {
-          id: "http",
-          protocol: "TCP",
-          port_range: { min: 80, max: 80 },
-          source_type: "CIDR",
-          source: "0.0.0.0/0",
-        },
+        httpFromAnywhere,
         { id: "ssh", protocol: "TCP", source_type: "SECURITY_GROUP", source: "default" },
       ],
       egress_rules: [{ id: "out", protocol: "ALL", source_type: "CIDR", source: "10.0.0.0/8" }],
