@@ -1,0 +1,3 @@
+export * from "./ops.js";
+export * from "./recorder.js";
+export * from "./types.js";

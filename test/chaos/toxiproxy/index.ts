@@ -1,0 +1,5 @@
+export {
+  startToxiproxyServer,
+  type ToxiproxyServer,
+  type ToxiproxyServerOptions,
+} from "./server.js";
