@@ -52,6 +52,8 @@ export interface ClusterOptions {
    * externalNetwork). Without it the replicas run with ovn.sync_enabled=false (API only).
    */
   ovn?: ReplicaOvnOptions;
+  /** More command-line arguments for one replica, appended last (e.g. per-replica overrides). */
+  extraArgs?: (id: string) => string[];
 }
 
 export interface ReplicaOvnOptions {
@@ -231,6 +233,7 @@ export class LocalCluster {
             `--log.level=${opts.logLevel ?? "info"}`,
           ];
     const script = opts.kind === "bare" ? "src/server/bare/main.ts" : "src/server/main.ts";
+    args.push(...(opts.extraArgs?.(s.id) ?? []));
     return new ReplicaProcess(s, script, args, join(opts.dir, `${s.id}.log`));
   }
 

@@ -683,7 +683,11 @@ function checkKeys(values: Values, problems: Problems): void {
       }
     }
   }
-  for (const path of ["replica.initial_cluster", "replica.initial_cluster_api"] as const) {
+  for (const path of [
+    "replica.initial_cluster",
+    "replica.initial_cluster_api",
+    "replica.peer_dial_overrides",
+  ] as const) {
     if (problems.bad.has(path)) continue;
     const setting = values.get(path)!;
     for (const [id, addr] of Object.entries(setting.value as Record<string, string>)) {
@@ -874,6 +878,15 @@ function crossChecks({ values, problems, warnings, checkFile }: CrossContext): v
       fail(
         "replica.initial_cluster_api",
         `replica.initial_cluster_api names ${extra.join(", ")}, not in replica.initial_cluster`,
+      );
+    }
+  }
+  if (ok("replica.peer_dial_overrides") && idOk) {
+    const overrides = get<Record<string, string>>("replica.peer_dial_overrides");
+    if (Object.hasOwn(overrides, id)) {
+      fail(
+        "replica.peer_dial_overrides",
+        `replica.peer_dial_overrides names this replica ("${id}"); a replica never dials itself`,
       );
     }
   }

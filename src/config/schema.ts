@@ -35,6 +35,8 @@ export interface NovanetConfig {
     readonly initial_cluster: Readonly<Record<string, string>>;
     /** id → client API address ("host:port"). */
     readonly initial_cluster_api: Readonly<Record<string, string>>;
+    /** id → address this replica dials for that peer instead of its membership address. */
+    readonly peer_dial_overrides: Readonly<Record<string, string>>;
     readonly join: boolean;
     readonly tick_ms: number;
     readonly snapshot_entries: number;
@@ -221,6 +223,11 @@ export const schema = {
       kind: { type: "members" },
       default: {},
       doc: 'Client API addresses "n1=host:port,…" of the members, so that a follower can name the leader\'s API. Ids must appear in initial_cluster.',
+    },
+    peer_dial_overrides: {
+      kind: { type: "members" },
+      default: {},
+      doc: "Peer id → the address this replica dials for that peer instead of its address in the replicated membership, \"n2=host:port,n3=host:port\" (or a TOML table). For a proxy or NAT between replicas, where the address a replica must dial differs per dialer, and for the chaos tests, which put a fault-injecting proxy on every directed link i→j. Only this replica's dialing changes (Raft traffic and write forwarding); the membership, and what other replicas dial, stay as they are. Ids need not be members yet; not this replica's own id.",
     },
     join: bool(
       false,

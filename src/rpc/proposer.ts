@@ -62,6 +62,8 @@ export interface ProposerOptions {
    */
   rememberApiAddress?: (id: NodeId, address: string) => void;
   peerCredentials: grpc.ChannelCredentials;
+  /** Peer id → address to dial for forwarding instead of the membership address. */
+  peerDialOverrides?: Readonly<Record<NodeId, string>> | undefined;
   /** How long a write waits for a leader to appear before UNAVAILABLE. */
   leaderWaitMs: number;
 }
@@ -154,7 +156,12 @@ export class Proposer {
       try {
         if (st.role === "leader") return await this.#proposeAsLeader(encoded, deadline);
         if (st.leader !== "")
-          return await this.#forward(st.leader, st.leaderAddress, encoded, deadline);
+          return await this.#forward(
+            st.leader,
+            this.#o.peerDialOverrides?.[st.leader] ?? st.leaderAddress,
+            encoded,
+            deadline,
+          );
         lastErr = new RpcError("NO_LEADER", "no leader is known (an election is in progress)");
       } catch (err) {
         if (!(err instanceof RpcError) || !retryable(err)) throw err;

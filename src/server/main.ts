@@ -95,6 +95,9 @@ async function main(argv: string[]): Promise<number> {
         ? { joinPeers: { ...c.replica.initial_cluster } }
         : { initialMembers: { ...c.replica.initial_cluster } }),
       apiAddresses: { ...c.replica.initial_cluster_api },
+      ...(Object.keys(c.replica.peer_dial_overrides).length > 0
+        ? { peerDialOverrides: { ...c.replica.peer_dial_overrides } }
+        : {}),
       network: toNetworkConfig(c),
       auth: callAuth(createAuthenticator(c.auth, logger)),
       logger,

@@ -46,6 +46,11 @@ export interface NovanetServerOptions {
   apiCredentials?: grpc.ServerCredentials;
   peerServerCredentials?: grpc.ServerCredentials;
   peerChannelCredentials?: grpc.ChannelCredentials;
+  /**
+   * Peer id → address this replica dials for that peer instead of its membership address
+   * (replica.peer_dial_overrides): Raft traffic and write forwarding both use it.
+   */
+  peerDialOverrides?: Record<NodeId, string>;
   /** host:port for /metrics, /health and /ready; omitted: no HTTP endpoint. */
   metricsListen?: string;
   /** How long a call waits for a leader during an election. */
@@ -157,6 +162,7 @@ export class NovanetServer {
         if (id !== o.id) this.#apiAddresses[id] = addr;
       },
       peerCredentials: o.peerChannelCredentials ?? grpc.credentials.createInsecure(),
+      peerDialOverrides: o.peerDialOverrides,
       leaderWaitMs,
     });
     this.#proposer = proposer;
@@ -199,6 +205,7 @@ export class NovanetServer {
         ],
         ...(o.peerServerCredentials ? { serverCredentials: o.peerServerCredentials } : {}),
         ...(o.peerChannelCredentials ? { channelCredentials: o.peerChannelCredentials } : {}),
+        ...(o.peerDialOverrides ? { dialOverrides: o.peerDialOverrides } : {}),
       },
     });
     this.#raft.onLeaderChange((leader, term) => {

@@ -107,6 +107,11 @@ export interface GrpcTransportOptions {
   keepaliveTimeoutMs?: number | undefined;
   serverCredentials?: ServerCredentials | undefined;
   channelCredentials?: ChannelCredentials | undefined;
+  /**
+   * Peer id → the address to dial instead of the one in the membership (a proxy or NAT between
+   * replicas; the chaos tests' per-link fault proxies). The membership is unchanged.
+   */
+  dialOverrides?: Readonly<Record<NodeId, string>> | undefined;
   /** More services for the peer port (e.g. write forwarding between replicas). */
   extraServices?: { definition: ServiceDefinition; implementation: UntypedServiceImplementation }[];
 }
@@ -221,6 +226,7 @@ export class GrpcTransport {
   private readonly connectTimeoutMs: number;
   private readonly serverCredentials: ServerCredentials;
   private readonly extraServices: NonNullable<GrpcTransportOptions["extraServices"]>;
+  private readonly dialOverrides: Readonly<Record<NodeId, string>> | undefined;
   private readonly channelCredentials: ChannelCredentials;
   private readonly channelOptions: ChannelOptions;
   private readonly serverOptions: ChannelOptions;
@@ -282,6 +288,7 @@ export class GrpcTransport {
     );
     this.serverCredentials = opts.serverCredentials ?? ServerCredentials.createInsecure();
     this.extraServices = opts.extraServices ?? [];
+    this.dialOverrides = opts.dialOverrides ? { ...opts.dialOverrides } : undefined;
     this.channelCredentials = opts.channelCredentials ?? credentials.createInsecure();
     this.batchOverheadBytes = 64 + strBytes(this.id) + strBytes(this.clusterId);
     this.messageBytesMax = WIRE_BYTES_MAX - WIRE_SLACK_BYTES - this.batchOverheadBytes;
@@ -355,8 +362,10 @@ export class GrpcTransport {
       this.peers.delete(id);
       this.log.info({ peer: id }, "raft peer removed");
     }
-    for (const [id, address] of Object.entries(addresses)) {
+    for (const [id, memberAddress] of Object.entries(addresses)) {
       if (id === this.id) continue;
+      const override = this.dialOverrides?.[id];
+      const address = override !== undefined && override !== "" ? override : memberAddress;
       const peer = this.peers.get(id);
       if (!peer) {
         const p = newPeer(id, address);
