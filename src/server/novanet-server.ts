@@ -246,7 +246,17 @@ export class NovanetServer {
         apiAddresses: () => this.#apiAddresses,
         ovnSync: () => {
           const st = this.#ovn?.status();
-          return st ? { state: st.phase, syncedIndex: st.syncedIndex } : undefined;
+          if (st === undefined) return undefined;
+          // The sync counts only entries that changed the state. With nothing pending, NB
+          // reflects the state at Raft's applied index: the entries after the last change
+          // (no-ops, membership, refused commands) changed nothing NB shows.
+          const caughtUp = st.phase === "in-sync" && st.syncedIndex >= st.appliedIndex;
+          return {
+            state: st.phase,
+            syncedIndex: caughtUp
+              ? Math.max(st.syncedIndex, this.raft.appliedIndex())
+              : st.syncedIndex,
+          };
         },
         rememberApiAddress: (id, addr) => {
           this.#apiAddresses[id] = addr;

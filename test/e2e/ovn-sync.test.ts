@@ -144,6 +144,9 @@ describe("the OVN sync of a NovaNET cluster", () => {
     const mine = statuses.find((x) => x.endpoint === lead.apiAddress)?.status;
     expect(mine?.ovnSyncState).toBe("in-sync");
     expect(Number(mine?.ovnSyncedIndex)).toBeGreaterThan(0);
+    // Caught up, the synced index is the applied index, even when the last entries (the leader's
+    // no-op, session registrations) changed nothing in NB.
+    expect(Number(mine?.ovnSyncedIndex)).toBe(Number(mine?.appliedIndex));
     for (const x of statuses.filter((x) => x.endpoint !== lead.apiAddress)) {
       expect(x.status?.ovnSyncState).toBe("follower");
     }
