@@ -4,7 +4,7 @@
 // are wired: the final-check stage must flag doctored inputs.
 import { describe, expect, it } from "vitest";
 import { HistoryBuilder, port } from "./checkers/builder.js";
-import { finalCheck, makeSchedule, type RunResult, runChaos } from "./run.js";
+import { finalCheck, makeSchedule, type RunResult, renameFault, runChaos } from "./run.js";
 
 /** The seed CI runs; change it only together with docs/chaos.md. */
 const CI_SEED = 20261207;
@@ -22,6 +22,39 @@ describe("chaos runner: checker wiring", () => {
     expect(
       makeSchedule(7, "long", 5, 300_000).faults.some((f) => f.fault.kind === "majorities-ring"),
     ).toBe(true);
+  });
+
+  it("membership faults: quick replaces one follower, long also the leader; fresh ids", () => {
+    const quick = makeSchedule(CI_SEED, "quick", 3, 60_000).faults.map((f) => f.fault);
+    expect(quick.filter((f) => f.kind === "membership")).toEqual([
+      { kind: "membership", remove: "follower", add: "n4" },
+    ]);
+    const long = makeSchedule(7, "long", 5, 300_000).faults.map((f) => f.fault);
+    const changes = long.filter((f) => f.kind === "membership");
+    expect(changes.length).toBeGreaterThanOrEqual(2);
+    expect(changes.some((f) => f.remove === "leader")).toBe(true);
+    const added = changes.map((f) => f.add);
+    expect(new Set(added).size).toBe(added.length);
+    expect(added.every((id) => Number(id.slice(1)) > 5)).toBe(true);
+  });
+
+  it("after a replacement, faults naming the replaced replica act on its replacement", () => {
+    const cur = (id: string) => (id === "n2" ? "n4" : id);
+    expect(renameFault({ kind: "disable-proxy", link: "peer-n2-n3" }, cur)).toEqual({
+      kind: "disable-proxy",
+      link: "peer-n4-n3",
+    });
+    expect(renameFault({ kind: "partition", groups: [["n2"], ["n1", "n3"]] }, cur)).toEqual({
+      kind: "partition",
+      groups: [["n4"], ["n1", "n3"]],
+    });
+    expect(renameFault({ kind: "kill", target: "leader" }, cur)).toEqual({
+      kind: "kill",
+      target: "leader",
+    });
+    expect(renameFault({ kind: "bandwidth", link: "api-n2", rateKBps: 4 }, cur)).toMatchObject({
+      link: "api-n4",
+    });
   });
 
   it("final check flags a lost acknowledged port, a duplicate IP and diverged replicas", () => {

@@ -223,6 +223,31 @@ describe("ChaosCluster (3 replicas, Toxiproxy)", () => {
     });
     await settled();
   }, 90_000);
+
+  it("membership under writes: the leader removed (process and proxies gone), a fresh replica added through its proxies", async () => {
+    const old = await cluster.waitLeader();
+    const writing = (async () => {
+      for (let i = 0; i < 20; i++) await write().catch(() => undefined);
+    })();
+    await cluster.removeReplica(old);
+    expect(cluster.ids).not.toContain(old);
+    expect(cluster.replica(old).running()).toBe(false);
+    expect([...cluster.proxies.keys()].filter((n) => n.includes(old))).toEqual([]);
+    const took = await cluster.addReplica("n9");
+    expect(took).toMatch(/promoted/);
+    await writing;
+    expect(cluster.ids).toContain("n9");
+    expect(cluster.proxies.has("peer-n9-" + cluster.ids[0])).toBe(true);
+    expect(cluster.proxies.has("api-n9")).toBe(true);
+    const leader = await cluster.waitLeader();
+    expect((await cluster.status(leader))?.voters.sort()).toEqual([...cluster.ids].sort());
+    // Its outgoing links are fault-injectable (the links to it are not: the members dial it
+    // directly); healed, it converges.
+    await cluster.isolate("n9");
+    await write({ endpoint: cluster.clientEndpoints(leader === "n9" ? cluster.ids[0]! : leader) });
+    await cluster.heal();
+    await settled();
+  }, 120_000);
 });
 
 describe("ChaosCluster (5 replicas, Toxiproxy)", () => {

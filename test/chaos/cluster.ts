@@ -6,7 +6,8 @@
 // dials to j; j answers on the connection j dials to i. Each replica is started with
 // replica.peer_dial_overrides naming its own outgoing proxies, so the proxy `peer-<i>-<j>`
 // (listen: a free port, upstream: j's real peer port) carries exactly the traffic i → j, and
-// faulting it is a directed link fault. The membership keeps the real addresses.
+// faulting it is a directed link fault. The membership keeps the real addresses. A replica added
+// later (addReplica) dials through its proxies too, but the running ones dial it directly.
 //
 // Clients use `clientEndpoints()`, one proxy `api-<id>` per replica. Status and leader queries
 // of the harness itself go to the real API ports, so faults never blind the harness. A client of
@@ -60,6 +61,16 @@ function rng(seed: number): () => number {
   };
 }
 
+/** Polls `ok` every 200 ms until it holds, or throws after ms. */
+async function until_(what: string, ms: number, ok: () => Promise<boolean>): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (await ok()) return;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what} (${ms} ms)`);
+    await sleep(200);
+  }
+}
+
 export const peerProxyName = (from: string, to: string): string => `peer-${from}-${to}`;
 export const apiProxyName = (id: string): string => `api-${id}`;
 
@@ -76,6 +87,8 @@ export class ChaosCluster {
     readonly proxies: ReadonlyMap<string, ToxiProxy>,
     readonly apiProxyAddresses: ReadonlyMap<string, string>,
     seed: number,
+    /** Listen port of every peer proxy by name (read by the replicas' extraArgs). */
+    readonly peerListen: Map<string, number>,
   ) {
     this.ids = local.replicas.map((r) => r.spec.id);
     this.#random = rng(seed);
@@ -96,11 +109,12 @@ export class ChaosCluster {
     // Listen ports of the proxies first: each replica's flags name its outgoing proxies. Ports
     // are probed one by one (bind, close), so the proxies' and the replicas' may collide: then
     // allocate again (nothing is started before the check).
-    let peerListen = new Map<string, number>();
+    // One map for the life of the cluster: extraArgs reads it, addReplica adds to it.
+    const peerListen = new Map<string, number>();
     let apiListen = new Map<string, number>();
     let local: LocalCluster | undefined;
     for (let attempt = 0; attempt < 10 && local === undefined; attempt++) {
-      peerListen = new Map();
+      peerListen.clear();
       for (const from of ids) {
         for (const to of ids) {
           if (from !== to) peerListen.set(peerProxyName(from, to), await freePort());
@@ -108,7 +122,6 @@ export class ChaosCluster {
       }
       apiListen = new Map();
       for (const id of ids) apiListen.set(id, await freePort());
-      const pl = peerListen;
       const candidate = await LocalCluster.create({
         kind: "novanet",
         dir: o.dir,
@@ -117,10 +130,13 @@ export class ChaosCluster {
         tickMs: o.tickMs ?? 50,
         logLevel: o.logLevel ?? "info",
         ...(o.ovn ? { ovn: { nbRemote: o.ovn.nbRemote } satisfies ReplicaOvnOptions } : {}),
+        // Every outgoing proxy `peer-<id>-<to>` known when the process object is made (a
+        // replica added later finds its own in the map; ids contain no "-").
         extraArgs: (id) => {
-          const overrides = ids
-            .filter((to) => to !== id)
-            .map((to) => `${to}=127.0.0.1:${pl.get(peerProxyName(id, to))}`)
+          const prefix = `peer-${id}-`;
+          const overrides = [...peerListen]
+            .filter(([name]) => name.startsWith(prefix))
+            .map(([name, port]) => `${name.slice(prefix.length)}=127.0.0.1:${port}`)
             .join(",");
           return [`--replica.peer_dial_overrides=${overrides}`];
         },
@@ -161,7 +177,7 @@ export class ChaosCluster {
       apiAddresses.set(id, `127.0.0.1:${apiListen.get(id)}`);
     }
     local.startAll();
-    return new ChaosCluster(local, toxiproxy, proxies, apiAddresses, o.seed);
+    return new ChaosCluster(local, toxiproxy, proxies, apiAddresses, o.seed, peerListen);
   }
 
   replica(id: string): ReplicaProcess {
@@ -180,9 +196,151 @@ export class ChaosCluster {
     return this.ids.map((i) => this.apiProxyAddresses.get(i)!);
   }
 
-  /** Real (unproxied) client API addresses: for the harness's own queries. */
+  /** Real (unproxied) client API addresses of the current members: for the harness's queries. */
   directEndpoints(): string[] {
-    return this.local.endpoints();
+    return this.ids.map((id) => this.replica(id).apiAddress);
+  }
+
+  // --- membership changes --------------------------------------------------------------------
+
+  /** An admin client on the current members' real API ports (closed by the caller). */
+  #membershipClient(): ClusterClient {
+    return ClusterClient.connect({
+      endpoints: this.directEndpoints(),
+      deadlineMs: 3000,
+      followLeaderHints: true,
+    });
+  }
+
+  async #createProxy(name: string, listen: number, upstream: number): Promise<void> {
+    const existing = await this.toxiproxy.getAll();
+    await existing[name]?.remove();
+    (this.proxies as Map<string, ToxiProxy>).set(
+      name,
+      await this.toxiproxy.createProxy({
+        name,
+        listen: `127.0.0.1:${listen}`,
+        upstream: `127.0.0.1:${upstream}`,
+        enabled: true,
+      }),
+    );
+  }
+
+  async #dropProxy(name: string): Promise<void> {
+    const p = this.proxies.get(name);
+    this.#toxics.delete(name);
+    (this.proxies as Map<string, ToxiProxy>).delete(name);
+    await p?.remove().catch(() => {});
+  }
+
+  /**
+   * Adds a fresh replica `id` as a voter, under load: creates its proxies (peer links both ways
+   * with every current member, and `api-<id>`), starts it joining (its outgoing links through its
+   * proxies), adds it as a learner at its real peer address (the membership is what replicates),
+   * waits (bounded) until its lag is 0 and promotes it (retrying while refused as not caught up).
+   *
+   * Limitation: the running members cannot change their flags, so they dial the new replica at
+   * its membership (real) address: the links `peer-<existing>-<id>` exist but carry nothing, and
+   * faults on them (cuts, partitions) only act on the direction id → existing.
+   * Returns the time spent per step.
+   */
+  async addReplica(id: string, ms = 60_000): Promise<string> {
+    if (this.ids.includes(id)) throw new Error(`replica ${id} exists`);
+    const until = Date.now() + ms;
+    const left = () => Math.max(1, until - Date.now());
+    const members = this.ids.map((x) => this.replica(x));
+    // Its outgoing proxies' ports first: the process's flags are computed from peerListen.
+    for (const to of this.ids) this.peerListen.set(peerProxyName(id, to), await freePort());
+    for (const from of this.ids) this.peerListen.set(peerProxyName(from, id), await freePort());
+    const r = await this.local.addJoiningReplica(id, members);
+    const apiListen = await freePort();
+    for (const to of this.ids) {
+      const name = peerProxyName(id, to);
+      await this.#createProxy(name, this.peerListen.get(name)!, this.replica(to).spec.peerPort);
+    }
+    for (const from of this.ids) {
+      const name = peerProxyName(from, id);
+      await this.#createProxy(name, this.peerListen.get(name)!, r.spec.peerPort);
+    }
+    await this.#createProxy(apiProxyName(id), apiListen, r.spec.apiPort);
+    (this.apiProxyAddresses as Map<string, string>).set(id, `127.0.0.1:${apiListen}`);
+    r.start();
+    const t0 = Date.now();
+    const admin = this.#membershipClient();
+    try {
+      await until_(
+        `${id} to answer status`,
+        left(),
+        async () =>
+          (await this.#admin
+            .status({ endpoint: r.apiAddress, deadlineMs: 1000 })
+            .catch(() => undefined)) !== undefined,
+      );
+      const tUp = Date.now();
+      await until_(`learner ${id} to be added`, left(), async () => {
+        const m = await admin
+          .addLearner({ id, peerAddress: `127.0.0.1:${r.spec.peerPort}`, apiAddress: r.apiAddress })
+          .catch(async () => admin.members().catch(() => undefined));
+        return m?.members.some((x) => x.id === id) ?? false;
+      });
+      // A member from here on: the harness observes it (statuses, final checks).
+      this.ids.push(id);
+      const tAdded = Date.now();
+      await until_(`${id} to catch up`, left(), async () => {
+        const l = await this.leader();
+        const s = l === undefined ? undefined : await this.status(l, 1000);
+        const p = s?.progress.find((x) => x.id === id);
+        return (
+          s !== undefined && p !== undefined && (p.lagEntries === 0 || p.match >= s.commitIndex)
+        );
+      });
+      const tCaught = Date.now();
+      await until_(`promotion of ${id}`, left(), async () => {
+        const m = await admin.promote(id).catch(() => admin.members().catch(() => undefined));
+        return m?.members.some((x) => x.id === id && !x.isLearner) ?? false;
+      });
+      return `up ${tUp - t0} ms, learner ${tAdded - tUp} ms, caught up ${tCaught - tAdded} ms, promoted ${Date.now() - tCaught} ms`;
+    } catch (e) {
+      // Never became a member: stop it and drop its proxies (a learner stays, observed).
+      if (!this.ids.includes(id)) {
+        await r.kill("SIGTERM");
+        const names = [...this.proxies.keys()].filter(
+          (n) => n === apiProxyName(id) || n.startsWith(`peer-${id}-`) || n.endsWith(`-${id}`),
+        );
+        await Promise.all(names.map((n) => this.#dropProxy(n)));
+        (this.apiProxyAddresses as Map<string, string>).delete(id);
+      }
+      throw e;
+    } finally {
+      admin.close();
+    }
+  }
+
+  /**
+   * Removes member `id` (the leader too: it hands over once the change commits), then stops its
+   * process and drops its proxies; the harness no longer observes it.
+   */
+  async removeReplica(id: string, ms = 30_000): Promise<void> {
+    if (!this.ids.includes(id)) throw new Error(`no replica ${id}`);
+    const admin = this.#membershipClient();
+    try {
+      await until_(`removal of ${id}`, ms, async () => {
+        const m = await admin.remove(id).catch(() => admin.members().catch(() => undefined));
+        return m !== undefined && !m.members.some((x) => x.id === id);
+      });
+    } finally {
+      admin.close();
+    }
+    this.ids.splice(this.ids.indexOf(id), 1);
+    const r = this.replica(id);
+    r.child?.kill("SIGCONT");
+    await r.kill("SIGTERM");
+    const names = [...this.proxies.keys()].filter(
+      (n) => n === apiProxyName(id) || n.startsWith(`peer-${id}-`) || n.endsWith(`-${id}`),
+    );
+    await Promise.all(names.map((n) => this.#dropProxy(n)));
+    for (const n of names) this.peerListen.delete(n);
+    (this.apiProxyAddresses as Map<string, string>).delete(id);
   }
 
   // --- network faults ------------------------------------------------------------------------

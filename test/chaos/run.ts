@@ -65,7 +65,7 @@ export const profiles: Record<ProfileName, Profile> = {
     tenants: 4,
     opsPerClient: 600,
     totalMs: 230_000,
-    membershipChange: false,
+    membershipChange: true,
   },
   long: {
     replicas: 5,
@@ -74,7 +74,7 @@ export const profiles: Record<ProfileName, Profile> = {
     tenants: 4,
     opsPerClient: 5_000,
     totalMs: 600_000,
-    membershipChange: false,
+    membershipChange: true,
   },
 };
 
@@ -145,7 +145,9 @@ export type Fault =
   | { kind: "kill"; target: Target }
   | { kind: "pause"; target: Target }
   | { kind: "restart"; target: Target }
-  | { kind: "kill-nb" };
+  | { kind: "kill-nb" }
+  /** Membership change under load: remove `remove`, then add a fresh replica `add` as a voter. */
+  | { kind: "membership"; remove: Target; add: string };
 
 export interface ScheduledFault {
   /** Offset from the start of the fault period (ms). */
@@ -161,6 +163,41 @@ export interface Schedule {
   replicas: number;
   faultMs: number;
   faults: ScheduledFault[];
+}
+
+/**
+ * The fault with its replica ids (targets, groups, links `peer-<a>-<b>` / `api-<a>`) mapped by
+ * `current` ("leader", "follower", "all", "peers" stay as they are).
+ */
+export function renameFault(f: Fault, current: (id: string) => string): Fault {
+  const target = (t: Target) => (t === "leader" || t === "follower" ? t : current(t));
+  const link = (l: string) => {
+    const peer = /^peer-([^-]+)-([^-]+)$/.exec(l);
+    if (peer) return `peer-${current(peer[1]!)}-${current(peer[2]!)}`;
+    const api = /^api-([^-]+)$/.exec(l);
+    return api ? `api-${current(api[1]!)}` : l;
+  };
+  switch (f.kind) {
+    case "cut-link":
+      return { ...f, from: target(f.from), to: target(f.to) };
+    case "partition":
+      return { ...f, groups: f.groups.map((g) => g.map(current)) };
+    case "isolate":
+    case "kill":
+    case "pause":
+    case "restart":
+      return { ...f, target: target(f.target) };
+    case "membership":
+      return { ...f, remove: target(f.remove) };
+    case "reset-peer":
+    case "bandwidth":
+    case "slicer":
+    case "limit-data":
+    case "disable-proxy":
+      return { ...f, link: link(f.link) };
+    default:
+      return f;
+  }
 }
 
 /** The fault schedule: a function of (seed, profile, replicas) only. */
@@ -234,6 +271,17 @@ export function makeSchedule(
     [2, () => ({ kind: "kill-nb" })],
   ];
   if (replicas === 5) makers.push([3, () => ({ kind: "majorities-ring" })]);
+  // Membership changes: fresh ids n<replicas+1>, n<replicas+2>, … in schedule order.
+  const membership = profiles[profile].membershipChange;
+  let nextId = replicas;
+  const replace = (remove: Target): Fault => ({
+    kind: "membership",
+    remove,
+    add: `n${++nextId}`,
+  });
+  if (membership && profile === "long") {
+    makers.push([1, () => replace(r() < 0.5 ? "leader" : "follower")]);
+  }
   const total = makers.reduce((s, [w]) => s + w, 0);
   const faults: ScheduledFault[] = [];
   // The first faults cover the kinds the issue names most (a leader kill, a pause, a partition,
@@ -243,6 +291,9 @@ export function makeSchedule(
     { kind: "pause", target: "leader" },
     { kind: "isolate", target: "leader" },
     { kind: "kill-nb" },
+    // Quick: one follower replaced; long: a follower, then the leader (more may follow).
+    ...(membership ? [replace("follower")] : []),
+    ...(membership && profile === "long" ? [replace("leader")] : []),
   ];
   let at = 2_000;
   for (let i = 0; i < 1000 && at < faultMs - 3_000; i++) {
@@ -887,6 +938,13 @@ export async function runChaos(o: RunOptions): Promise<RunResult> {
       }
       return target;
     };
+    /** Replica removed by a membership fault → the replica added in its place. */
+    const replacedBy = new Map<string, string>();
+    const current = (id: string): string => {
+      let x = id;
+      for (let n = 0; n < 100 && replacedBy.has(x); n++) x = replacedBy.get(x)!;
+      return x;
+    };
     for (const sf of schedule.faults) {
       if (Date.now() > deadline - 60_000) {
         log("time budget: skipping the remaining faults");
@@ -894,7 +952,8 @@ export async function runChaos(o: RunOptions): Promise<RunResult> {
       }
       const wait = t0 + sf.at - Date.now();
       if (wait > 0) await sleep(wait);
-      const f = sf.fault;
+      // The schedule names the initial replicas: a replaced one stands for its replacement.
+      const f = renameFault(sf.fault, current);
       let what: string = f.kind;
       let undo: () => Promise<void> = async () => {};
       try {
@@ -971,6 +1030,17 @@ export async function runChaos(o: RunOptions): Promise<RunResult> {
             const id = await resolve(f.target);
             await c.restart(id, "SIGTERM");
             what = `restart ${id}${f.target === "leader" ? " (leader)" : ""}`;
+            break;
+          }
+          case "membership": {
+            const id = await resolve(f.remove);
+            const role = f.remove === "leader" ? " (leader)" : "";
+            what = `membership: remove ${id}${role}`;
+            await c.removeReplica(id);
+            replacedBy.set(id, f.add);
+            what += `, add ${f.add}`;
+            const took = await c.addReplica(f.add);
+            what += ` (${took}); members ${ids.join(",")}`;
             break;
           }
           case "kill-nb":
