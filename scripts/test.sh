@@ -3,6 +3,8 @@
 # over 1,000 seeds. Installs what it needs first. Exits non-zero on the first failing stage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# OVS/OVN daemons (ovsdb-server, ovs-vswitchd, ovn-northd, ovn-controller) live in /usr/sbin.
+export PATH="$PATH:/usr/sbin:/sbin"
 bash scripts/setup.sh
 
 results=$(mktemp -d)

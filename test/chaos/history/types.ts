@@ -13,6 +13,7 @@
 // informational (latencies, correlating with the fault schedule and replica logs).
 
 import { status as GrpcStatus } from "@grpc/grpc-js";
+import { type ErrorCode, errorCodes } from "../../../src/statemachine/index.js";
 
 export type EventType = "invoke" | "ok" | "fail" | "info";
 
@@ -80,29 +81,15 @@ export interface HistoryEvent {
  * Excluded on purpose: SESSION_EXPIRED / STALE_REQUEST (the session forgot earlier attempts),
  * NOT_BOOTSTRAPPED and OVN_CONNECTION_FAILED (not per-request outcomes).
  */
-export const definiteDomainCodes: ReadonlySet<string> = new Set([
-  "INVALID_CIDR",
-  "CIDR_OVERLAP",
-  "SUBNET_OUTSIDE_VPC",
-  "IP_OUTSIDE_SUBNET",
-  "IP_ALREADY_ALLOCATED",
-  "SECURITY_GROUP_NOT_FOUND",
-  "PORT_ALREADY_ATTACHED",
-  "INVALID_COMMAND",
-  "INVALID_ARGUMENT",
-  "NOT_FOUND",
-  "ALREADY_EXISTS",
-  "FAILED_PRECONDITION",
-  "LIMIT_EXCEEDED",
-  "IP_RESERVED",
-  "SUBNET_EXHAUSTED",
-  "CIDR_POOL_EXHAUSTED",
-  "MAC_ADDRESS_IN_USE",
-  "SECURITY_GROUP_IN_USE",
-  "EXTERNAL_IP_POOL_EXHAUSTED",
-  "EXTERNAL_IP_IN_USE",
-  "EXTERNAL_IP_NOT_IN_POOL",
+const notDefinite: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  "SESSION_EXPIRED",
+  "STALE_REQUEST",
+  "NOT_BOOTSTRAPPED",
+  "OVN_CONNECTION_FAILED",
 ]);
+export const definiteDomainCodes: ReadonlySet<string> = new Set(
+  errorCodes.filter((c) => !notDefinite.has(c)),
+);
 
 export interface ClassifyOptions {
   /**
