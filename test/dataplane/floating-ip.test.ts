@@ -1,58 +1,28 @@
-// A 1:1 DNAT ("floating IP", NAT dnat_and_snat) end to end: a 3-replica NovaNET cluster keeps a
-// local OVN in sync; the external host reaches the VM on any port through the floating IP, and
-// the VM's own connections leave from the floating IP, not from the VPC's SNAT address.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalOvn, waitFor } from "../../cluster/lib/local-ovn.js";
-import { LocalCluster } from "../../cluster/lib/replica-processes.js";
-import {
-  ClusterClient,
-  Direction,
-  NetworkClient,
-  Protocol,
-  SourceType,
-} from "../../src/client/index.js";
+import { type LocalOvn, waitFor } from "../../cluster/lib/local-ovn.js";
+import { Direction, NetworkClient, Protocol, SourceType } from "../../src/client/index.js";
+import { type NovanetOvn, startNovanetOvn } from "./novanet-fixture.js";
 import { addVm, externalHost, ping, type TcpListener, tcpListen, tcpRequest } from "./vm.js";
 
-const dir = mkdtempSync(join(tmpdir(), "nvfip-"));
+let env: NovanetOvn;
 let ovn: LocalOvn;
-let cluster: LocalCluster;
 let net: NetworkClient;
 const listeners: TcpListener[] = [];
 
 beforeAll(async () => {
-  ovn = await LocalOvn.start({ dir: join(dir, "ovn"), chassis: true });
-  cluster = await LocalCluster.create({
-    kind: "novanet",
-    dir,
-    replicas: 3,
-    tickMs: 50,
-    ovn: { nbRemote: ovn.nbRemote, sbRemote: ovn.sbRemote, external: ovn.externalNetwork },
+  env = await startNovanetOvn("nvfip-");
+  ovn = env.ovn;
+  net = NetworkClient.connect({
+    endpoints: env.cluster.endpoints(),
+    orgId: "org1",
+    projectId: "p1",
   });
-  cluster.startAll();
-  const admin = ClusterClient.connect({ endpoints: cluster.endpoints(), deadlineMs: 1000 });
-  try {
-    await waitFor(
-      "a leader",
-      async () =>
-        (await admin.statusAll()).some((s) => s.status?.role === "leader") ? true : undefined,
-      30_000,
-      200,
-    );
-  } finally {
-    admin.close();
-  }
-  net = NetworkClient.connect({ endpoints: cluster.endpoints(), orgId: "org1", projectId: "p1" });
 }, 90_000);
 
 afterAll(async () => {
   for (const l of listeners) l.close();
   net?.close();
-  await cluster?.stopAll();
-  await ovn?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await env?.stop();
 }, 60_000);
 
 /** external_ip of the NB NAT rows of one type. */

@@ -1,58 +1,28 @@
-// End to end through NovaNET: a 3-replica cluster (LocalCluster with `ovn`) keeps a real local
-// OVN in sync; a "VM" namespace plugged with the port's id as iface-id gets connectivity,
-// SNAT to the external network and DNAT from it, as the API described it.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalOvn, waitFor } from "../../cluster/lib/local-ovn.js";
-import { LocalCluster } from "../../cluster/lib/replica-processes.js";
-import {
-  ClusterClient,
-  Direction,
-  NetworkClient,
-  Protocol,
-  SourceType,
-} from "../../src/client/index.js";
+import { type LocalOvn, waitFor } from "../../cluster/lib/local-ovn.js";
+import { Direction, NetworkClient, Protocol, SourceType } from "../../src/client/index.js";
+import { type NovanetOvn, startNovanetOvn } from "./novanet-fixture.js";
 import { addVm, externalHost, ping, type TcpListener, tcpListen, tcpRequest } from "./vm.js";
 
-const dir = mkdtempSync(join(tmpdir(), "nvdpe-"));
+let env: NovanetOvn;
 let ovn: LocalOvn;
-let cluster: LocalCluster;
 let net: NetworkClient;
 const listeners: TcpListener[] = [];
 
 beforeAll(async () => {
-  ovn = await LocalOvn.start({ dir: join(dir, "ovn"), chassis: true });
-  cluster = await LocalCluster.create({
-    kind: "novanet",
-    dir,
-    replicas: 3,
-    tickMs: 50,
-    ovn: { nbRemote: ovn.nbRemote, sbRemote: ovn.sbRemote, external: ovn.externalNetwork },
+  env = await startNovanetOvn("nvdpe-");
+  ovn = env.ovn;
+  net = NetworkClient.connect({
+    endpoints: env.cluster.endpoints(),
+    orgId: "org1",
+    projectId: "p1",
   });
-  cluster.startAll();
-  const admin = ClusterClient.connect({ endpoints: cluster.endpoints(), deadlineMs: 1000 });
-  try {
-    await waitFor(
-      "a leader",
-      async () =>
-        (await admin.statusAll()).some((s) => s.status?.role === "leader") ? true : undefined,
-      30_000,
-      200,
-    );
-  } finally {
-    admin.close();
-  }
-  net = NetworkClient.connect({ endpoints: cluster.endpoints(), orgId: "org1", projectId: "p1" });
 }, 90_000);
 
 afterAll(async () => {
   for (const l of listeners) l.close();
   net?.close();
-  await cluster?.stopAll();
-  await ovn?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await env?.stop();
 }, 60_000);
 
 describe("NovaNET → OVN → data plane", () => {
