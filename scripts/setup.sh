@@ -25,7 +25,7 @@ fi
 apt_packages=()
 for pair in "ip:iproute2" "protoc:protobuf-compiler" "openssl:openssl" \
   "ovsdb-server:openvswitch-switch" "ovs-vswitchd:openvswitch-switch" "ovn-northd:ovn-central" \
-  "ovn-controller:ovn-host" "ping:iputils-ping" "busybox:busybox"; do
+  "ovn-controller:ovn-host" "ping:iputils-ping" "busybox:busybox" "etcd:etcd-server"; do
   cmd=${pair%%:*}
   pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || apt_packages+=("$pkg")

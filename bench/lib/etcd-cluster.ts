@@ -90,7 +90,7 @@ export class EtcdCluster {
       this.children.map(
         (c) =>
           new Promise<void>((res) => {
-            if (c.exitCode !== null) return res();
+            if (c.exitCode !== null || c.signalCode !== null) return res();
             c.once("exit", () => res());
             c.kill("SIGTERM");
           }),

@@ -25,6 +25,8 @@ export async function runLoad(opts: {
   op: (worker: number, seq: number) => Promise<unknown>;
   /** Called about every 250 ms with the completed count (for a progress line). */
   onProgress?: (done: number) => void;
+  /** Called with every failed request's error (failures are counted in `errors` either way). */
+  onError?: (err: unknown) => void;
 }): Promise<LoadResult> {
   const latencies: number[] = [];
   let errors = 0;
@@ -39,8 +41,9 @@ export async function runLoad(opts: {
       try {
         await opts.op(w, seq);
         latencies.push(performance.now() - t0);
-      } catch {
+      } catch (err) {
         errors++;
+        opts.onError?.(err);
       }
     }
   };

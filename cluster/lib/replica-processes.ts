@@ -126,11 +126,15 @@ export class ReplicaProcess {
     // Extra node flags for profiling, e.g. NOVANET_REPLICA_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/p".
     const nodeArgs = (process.env.NOVANET_REPLICA_NODE_ARGS ?? "").split(" ").filter(Boolean);
     const argv = [...nodeArgs, "--import", "tsx", join(projectRoot, this.script), ...this.args];
+    // The name sits under the [replica] config section's env prefix, where the replica's config
+    // loader rightly refuses unknown keys: it is for this launcher only.
+    const { NOVANET_REPLICA_NODE_ARGS: _launcherOnly, ...env } = process.env;
     let child: ChildProcess;
     if (opts.detached) {
       const fd = openSync(this.logFile, "a");
       child = spawn(process.execPath, argv, {
         cwd: projectRoot,
+        env,
         stdio: ["ignore", fd, fd],
         detached: true,
       });
@@ -140,6 +144,7 @@ export class ReplicaProcess {
       this.#log = createWriteStream(this.logFile, { flags: "a" });
       child = spawn(process.execPath, argv, {
         cwd: projectRoot,
+        env,
         stdio: ["ignore", "pipe", "pipe"],
       });
       child.stdout?.pipe(this.#log, { end: false });
