@@ -73,6 +73,7 @@ export interface NovanetConfig {
     readonly gateway_chassis: readonly string[];
     readonly full_sync_interval_s: number;
     readonly txn_ops_max: number;
+    readonly nb_message_bytes_max: number;
     readonly adopt_cluster_ids: readonly string[];
     readonly ca_file: string;
     readonly cert_file: string;
@@ -331,6 +332,12 @@ export const schema = {
       10,
       100_000,
       "Operations per OVN Northbound transaction; larger changes are split into several.",
+    ),
+    nb_message_bytes_max: int(
+      500 * 1024 * 1024,
+      1024 * 1024,
+      500 * 1024 * 1024,
+      "Largest single message accepted from OVN Northbound, in bytes. The first monitor reply holds every monitored row (over 64 MiB at 100k ports); the ceiling is the longest string Node can hold.",
     ),
     adopt_cluster_ids: {
       kind: { type: "list" },

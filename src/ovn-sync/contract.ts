@@ -19,6 +19,11 @@ export interface OvnSyncOptions {
   /** Operations per NB transaction. Default 1000. */
   readonly txnOpsMax?: number;
   /**
+   * Largest NB message accepted. The first monitor reply carries all monitored rows, so this
+   * bounds the NB size a replica can follow. Default 500 MiB.
+   */
+  readonly nbMessageBytesMax?: number;
+  /**
    * Other cluster ids whose rows count as ours (a cluster restored from another's backup): full
    * passes rewrite their owner to clusterId in place (same uuids) and remove the undesired ones;
    * taking the fence drops their fence keys. Never a cluster that still writes NB.

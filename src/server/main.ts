@@ -51,6 +51,7 @@ function ovnOptions(c: NovanetConfig): OvnOptions | undefined {
       : {}),
     fullSyncIntervalMs: o.full_sync_interval_s * 1000,
     txnOpsMax: o.txn_ops_max,
+    nbMessageBytesMax: o.nb_message_bytes_max,
     ...(o.adopt_cluster_ids.length > 0 ? { adoptOwners: [...o.adopt_cluster_ids] } : {}),
   };
 }

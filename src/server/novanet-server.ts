@@ -68,6 +68,7 @@ export interface OvnOptions {
   external?: ExternalNetwork;
   fullSyncIntervalMs?: number;
   txnOpsMax?: number;
+  nbMessageBytesMax?: number;
   /** Cluster ids whose NB rows this cluster takes over (ovn.adopt_cluster_ids). */
   adoptOwners?: readonly string[];
 }
@@ -176,6 +177,7 @@ export class NovanetServer {
         logger: log.child({ component: "ovn-sync" }),
         ...(o.ovn.fullSyncIntervalMs ? { fullSyncIntervalMs: o.ovn.fullSyncIntervalMs } : {}),
         ...(o.ovn.txnOpsMax ? { txnOpsMax: o.ovn.txnOpsMax } : {}),
+        ...(o.ovn.nbMessageBytesMax ? { nbMessageBytesMax: o.ovn.nbMessageBytesMax } : {}),
         ...(o.ovn.adoptOwners ? { adoptOwners: o.ovn.adoptOwners } : {}),
         onTransaction: (result, seconds) =>
           this.metrics.ovnTransactionSeconds.observe({ result }, seconds),

@@ -25,6 +25,8 @@ import { mergeSetInserts, planStep, type Unit } from "./plan.js";
 
 const defaultFullSyncIntervalMs = 60_000;
 const defaultTxnOpsMax = 1000;
+/** The first monitor reply holds all monitored NB rows: over 64 MiB at 100k ports. */
+const defaultNbMessageBytesMax = 500 * 1024 * 1024;
 /** Below this a unit (guard + insert + parent mutate) plus the fence does not fit. */
 const txnOpsMin = 4;
 const defaultDirtyVpcsMax = 256;
@@ -146,6 +148,7 @@ export class OvnSync {
       remotes: this.#o.nbRemotes,
       ...(this.#o.tls !== undefined ? { tls: this.#o.tls } : {}),
       backoffMaxMs: this.#o.reconnectBackoffMaxMs ?? 2_000,
+      messageBytesMax: this.#o.nbMessageBytesMax ?? defaultNbMessageBytesMax,
     });
     this.#nb = nb;
     nb.on("update", (event) => {
