@@ -189,7 +189,7 @@ export class Proposer {
       command,
     });
     try {
-      const out = await withDeadline(raft.propose(payload), deadline);
+      const out = await withDeadline(() => raft.propose(payload), deadline);
       return { result: out.result, leaderId: raft.id, leaderApiAddress: this.#o.selfApiAddress };
     } catch (err) {
       throw fromRaftError(err);
@@ -303,9 +303,15 @@ function fromRaftError(err: unknown): RpcError {
   }
 }
 
-export function withDeadline<T>(p: Promise<T>, deadline: number): Promise<T> {
+/**
+ * Starts `start()` unless the deadline has passed, and stops waiting for it at the deadline. The
+ * operation is only created once it will be awaited: a promise created and then abandoned
+ * would reject later with nobody listening, and an unhandled rejection ends the process.
+ */
+export function withDeadline<T>(start: () => Promise<T>, deadline: number): Promise<T> {
   const ms = deadline - Date.now();
   if (ms <= 0) return Promise.reject(new RpcError("TIMEOUT", "deadline exceeded; outcome unknown"));
+  const p = start();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(

@@ -37,7 +37,7 @@ export class Reader {
     const until = Math.min(deadline, Date.now() + this.leaderWaitMs);
     for (let attempt = 0; attempt < 50; attempt++) {
       try {
-        await withDeadline(this.raft().readIndex(), deadline);
+        await withDeadline(() => this.raft().readIndex(), deadline);
         return;
       } catch (err) {
         if (err instanceof RpcError) throw err;
