@@ -109,9 +109,15 @@ function executeTenantCommand(x: Exec, c: TenantCommand): Result<CommandValue> {
   }
 }
 
+interface Memo {
+  readonly index: number;
+  readonly value: string;
+}
+
 export class NetworkStateMachine {
   #state: State;
   readonly #queries: Queries;
+  readonly #digests: { digest?: Memo; resource?: Memo } = {};
 
   constructor() {
     this.#state = new State();
@@ -246,7 +252,7 @@ export class NetworkStateMachine {
 
   /** sha256 (hex) of the whole replicated state, sessions and applied position included. */
   digest(): string {
-    return sha256Hex(encodeBody(this.#state));
+    return this.#memo("digest", () => sha256Hex(encodeBody(this.#state)));
   }
 
   /**
@@ -254,7 +260,19 @@ export class NetworkStateMachine {
    * equal before and after any rejected command.
    */
   resourceDigest(): string {
-    return sha256Hex(encodeResourceBody(this.#state));
+    return this.#memo("resource", () => sha256Hex(encodeResourceBody(this.#state)));
+  }
+
+  /**
+   * Digests are O(state) (seconds at 1M ports) and polled by GetStatus; every change to the state
+   * goes through apply, which advances appliedIndex, so a digest is reused until the next entry.
+   */
+  #memo(kind: "digest" | "resource", compute: () => string): string {
+    const cached = this.#digests[kind];
+    if (cached !== undefined && cached.index === this.#state.appliedIndex) return cached.value;
+    const value = compute();
+    this.#digests[kind] = { index: this.#state.appliedIndex, value };
+    return value;
   }
 
   /** Full O(state) consistency check; throws AssertionError. */
