@@ -2,8 +2,8 @@
 // left to reject unobserved (an unhandled rejection ends a replica; found at 1M ports when a
 // linearizable read retried past its deadline while no leader was known).
 import { describe, expect, it } from "vitest";
-import { RpcError } from "../../src/rpc/status.js";
 import { withDeadline } from "../../src/rpc/proposer.js";
+import { RpcError } from "../../src/rpc/status.js";
 
 describe("withDeadline", () => {
   it("does not start an operation after the deadline", async () => {
