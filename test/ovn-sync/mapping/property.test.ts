@@ -271,7 +271,10 @@ describe("desiredNorthbound over random command sequences", () => {
           ).length;
         },
       ),
-      { numRuns: 150 },
+      // A fixed seed: the coverage check below needs sequences that reach a 1:1 DNAT (an
+      // external IP no SNAT or DNAT holds), which a random seed misses about once in a few
+      // hundred runs.
+      { numRuns: 150, seed: 20261207 },
     );
     // The generator reaches every part of the mapping.
     for (const [what, count] of Object.entries(seen)) expect(count, what).toBeGreaterThan(0);
