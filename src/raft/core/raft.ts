@@ -698,7 +698,12 @@ export class Raft {
       at += c.length;
     }
     this.restore({ meta, data });
-    this.sendAppendResponse(from, this.log.lastIndex());
+    // Only the committed prefix is known to match the leader's log: after a fast-forward (the
+    // log already held the snapshot's last entry) our entries beyond it may be a deposed
+    // leader's, and answering lastIndex would make the leader count them as replicated and tell
+    // us to commit them (the simulator found this: seed 69 of `npm run sim`, once elections
+    // went differently). etcd answers its commit index here too.
+    this.sendAppendResponse(from, this.log.committed);
   }
 
   /** Install a snapshot from the leader (a no-op, apart from commit, when the log already has it). */
