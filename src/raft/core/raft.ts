@@ -474,6 +474,28 @@ export class Raft {
       (this.vote === "" && this.lead === "") ||
       (m.type === "pre-vote" && m.term > this.term);
     const respType = m.type === "vote" ? "vote-resp" : "pre-vote-resp";
+    if (
+      canVote &&
+      m.type === "pre-vote" &&
+      this.role === "pre-candidate" &&
+      m.from < this.id &&
+      m.logTerm === this.log.lastTerm() &&
+      m.index === this.log.lastIndex()
+    ) {
+      // Two pre-candidates with equally up-to-date logs would grant each other, both win, and
+      // split the real vote, then wait a whole election timeout to retry. That is rare when
+      // timeouts are randomized, but replicas whose timers caught up after an event-loop stall
+      // time out together (the shell counts the missed ticks at once). A pre-vote changes no
+      // term or vote, so refusing one is always safe: the greater id goes ahead and this one
+      // grants its pre-vote (m.from > this.id) and then its vote.
+      this.send({ type: respType, to: m.from, reject: true });
+      this.emit(`${m.type}-rejected`, {
+        candidate: m.from,
+        candidateTerm: m.term,
+        why: "competing pre-candidate with a greater id",
+      });
+      return;
+    }
     if (canVote && this.log.isUpToDate(m.index, m.logTerm)) {
       // The grant carries the candidate's term: for a pre-vote that term is not ours.
       this.send({ type: respType, to: m.from, term: m.term, reject: false });

@@ -154,8 +154,8 @@ const eventProse: Record<string, (f: Fields) => [string, string[]]> = {
     ["candidate", "candidateTerm"],
   ],
   "pre-vote-rejected": (f) => [
-    `[term ${show(f.term)}] rejected MsgPreVote from ${show(f.candidate)} at term ${show(f.candidateTerm)}`,
-    ["candidate", "candidateTerm"],
+    `[term ${show(f.term)}] rejected MsgPreVote from ${show(f.candidate)} at term ${show(f.candidateTerm)}${f.why ? `: ${show(f.why)}` : ""}`,
+    ["candidate", "candidateTerm", "why"],
   ],
   "vote-rejected": (f) => [
     `[term ${show(f.term)}] rejected MsgVote from ${show(f.candidate)} at term ${show(f.candidateTerm)}`,
