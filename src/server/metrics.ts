@@ -55,6 +55,11 @@ export class Metrics {
       "Snapshots taken",
       (n) => n.status().counters.snapshotsTaken,
     );
+    raftGauge(
+      "novanet_raft_ticks_caught_up_total",
+      "Election ticks a busy event loop delayed, counted late by a follower (event-loop stalls)",
+      (n) => n.status().counters.ticksCaughtUp,
+    );
     this.leaderChanges = new Counter({
       name: "novanet_raft_leader_changes_total",
       help: "Times this replica saw the leader change",

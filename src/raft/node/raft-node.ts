@@ -108,6 +108,13 @@ export interface RaftNodeCounters {
   messagesReceived: number;
   snapshotsTaken: number;
   snapshotsRestored: number;
+  /** Ticks fed to the core. */
+  ticks: number;
+  /**
+   * Ticks a busy event loop made the ticker miss that were counted anyway, on a follower that
+   * heard nothing from its leader meanwhile (see #onTicker); a sign of event-loop stalls.
+   */
+  ticksCaughtUp: number;
 }
 
 export type RaftNodeStatus = RaftStatus & {
@@ -187,6 +194,16 @@ export class RaftNode<Result = unknown> {
   #running = false;
   #stopped = false;
   #ticker: NodeJS.Timeout | undefined;
+  /** performance.now() of the last ticker run. */
+  #tickerAt = 0;
+  /** Lateness of the ticker, in ticks (fractions included), not yet counted; see #onTicker. */
+  #tickLag = 0;
+  /** Set when a message from #lastLeader arrives (which also zeroes #tickLag); see #onTicker. */
+  #heardFromLeader = false;
+  /** Bound: missed ticks counted at one ticker run (2 × electionTicks, set in #init). */
+  #catchUpTicksMax = 0;
+  /** The role as of the last Ready. */
+  #role: RaftStatus["role"] = "follower";
   #confState: ConfState = { voters: [], learners: [], addresses: {} };
   #applied = 0;
   #snapshotIndex = 0;
@@ -202,6 +219,8 @@ export class RaftNode<Result = unknown> {
     messagesReceived: 0,
     snapshotsTaken: 0,
     snapshotsRestored: 0,
+    ticks: 0,
+    ticksCaughtUp: 0,
   };
   /** Last log index known durable on this replica. */
   #stableIndex = 0;
@@ -284,6 +303,8 @@ export class RaftNode<Result = unknown> {
       rng: mulberry32(seed),
       onEvent: (e) => this.#log.info(e, e.event),
     });
+    // Enough for a follower to reach any randomized election timeout, [e, 2e), in one run.
+    this.#catchUpTicksMax = 2 * raftConfig.electionTicks;
     this.#node = new RawNode(raftConfig, {
       hardState: loaded.hardState,
       snapshot: snap,
@@ -314,11 +335,52 @@ export class RaftNode<Result = unknown> {
     const port = await this.#transport.start();
     this.#peerAddress = opts.peerAdvertise ?? opts.peerListen.replace(/:0$/, `:${port}`);
     this.#transport.setPeers(this.#peerAddresses(loaded.confState));
-    this.#ticker = setInterval(() => {
-      this.#ticks++;
-      this.#kick();
-    }, this.#opts.tickMs);
+    this.#tickerAt = performance.now();
+    this.#ticker = setInterval(() => this.#onTicker(), this.#opts.tickMs);
     this.#kick();
+  }
+
+  /**
+   * One tick per run of the interval, plus, on a follower, the ticks the interval missed (its
+   * lateness is summed in #tickLag, so a loaded host's 70–90 ms runs count too).
+   *
+   * setInterval runs at most once per turn of the event loop and never makes up the runs a busy
+   * loop made it miss. Counting runs alone, a replica whose loop is kept busy (say 300 ms of
+   * synchronous work per turn) gets one tick per turn, and its election timeout of 10–19 ticks
+   * becomes 10–19 turns: with the leader dead, seconds to tens of seconds before anyone campaigns
+   * (the failover benchmark's stuck trials). A follower's election timeout is the failure
+   * detector and must measure time, so a follower counts the missed ticks too — unless a message
+   * from its leader arrived meanwhile: the catch-up is decided by a setImmediate callback, which
+   * runs after the event loop has read the sockets, so a leader that kept talking while this
+   * loop was busy is heard before its silence is counted (no spurious pre-vote after a stall).
+   *
+   * Leaders and candidates count runs only. A leader's ticks pace heartbeats and CheckQuorum,
+   * which counts the followers' answers that its own stall delayed; a candidate's round should
+   * not be cut short while the answers wait behind the same stall.
+   */
+  #onTicker(): void {
+    const now = performance.now();
+    const lag = (now - this.#tickerAt) / this.#opts.tickMs - 1;
+    this.#tickerAt = now;
+    this.#ticks++;
+    this.#kick();
+    if (this.#role !== "follower") {
+      this.#tickLag = 0;
+      return;
+    }
+    // Signed, so that a run that comes a little early offsets one that came a little late.
+    this.#tickLag = Math.min(Math.max(0, this.#tickLag + lag), this.#catchUpTicksMax);
+    const catchUp = Math.floor(this.#tickLag);
+    if (catchUp < 1) return;
+    this.#heardFromLeader = false;
+    setImmediate(() => {
+      // A message from the leader zeroed #tickLag: the silence counted from there.
+      if (this.#heardFromLeader || this.#role !== "follower") return;
+      this.#tickLag -= catchUp;
+      this.#ticks += catchUp;
+      this.#counters.ticksCaughtUp += catchUp;
+      this.#kick();
+    });
   }
 
   #peerAddresses(cs: ConfState): Record<NodeId, string> {
@@ -521,6 +583,10 @@ export class RaftNode<Result = unknown> {
   #onMessages(msgs: Message[]): void {
     if (this.#stopped) return;
     this.#counters.messagesReceived += msgs.length;
+    if (this.#lastLeader !== "" && msgs.some((m) => m.from === this.#lastLeader)) {
+      this.#heardFromLeader = true;
+      this.#tickLag = 0;
+    }
     for (const m of msgs) {
       if (this.#inbox.length >= this.#opts.inboxMessagesMax) break; // Raft tolerates loss.
       this.#inbox.push(m);
@@ -571,6 +637,7 @@ export class RaftNode<Result = unknown> {
     const node = this.#node;
     const ticks = this.#ticks;
     this.#ticks = 0;
+    this.#counters.ticks += ticks;
     for (let i = 0; i < ticks; i++) node.tick();
     const inbox = this.#inbox;
     this.#inbox = [];
@@ -697,7 +764,10 @@ export class RaftNode<Result = unknown> {
         ),
       );
     }
-    if (rd.softState) this.#wasLeader = rd.softState.role === "leader";
+    if (rd.softState) {
+      this.#wasLeader = rd.softState.role === "leader";
+      this.#role = rd.softState.role;
+    }
     if (rd.softState && rd.softState.leader !== this.#lastLeader) {
       this.#lastLeader = rd.softState.leader;
       const term = rd.hardState?.term ?? this.#node.status().term;
