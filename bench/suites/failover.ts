@@ -458,20 +458,21 @@ function report(results: Trial[], trials: number) {
     `(p50 over all trials ${fmtMs(election.p50)} ms): survivors campaign only after ` +
     `${electionTicks}–${2 * electionTicks - 1} ticks without a heartbeat, ${eMin}–${eMax - tickMs} ms at ` +
     `${tickMs} ms a tick (src/raft/core/raft.ts), then a pre-vote and a vote round, each with ` +
-    `an fsync. Ticks are a setInterval (src/raft/node/raft-node.ts) and Node does not catch up ` +
-    `intervals a busy event loop missed, so with the host loaded (1-min load ${loadRange} on ` +
-    `${cpuCount} cores during these trials) the election timeout stretches in wall time; and a ` +
-    `survivor whose ticks lag the candidate's still counts the dead leader's CheckQuorum lease ` +
-    `(< ${electionTicks} ticks since its last heartbeat), ignores the pre-vote without answering, ` +
+    `an fsync. A follower counts the ticks its busy event loop made the interval miss ` +
+    `(src/raft/node/raft-node.ts), but every message hop still waits behind the loop: with the ` +
+    `host loaded (1-min load ${loadRange} on ${cpuCount} cores during these trials) the vote ` +
+    `rounds stretch in wall time; and a survivor that heard the dead leader's last heartbeat ` +
+    `later than the candidate still counts its CheckQuorum lease ` +
+    `(< ${electionTicks} ticks since that heartbeat), ignores the pre-vote without answering, ` +
     `and the candidate waits a whole new randomized timeout. The ` +
     `client library is not the limit: the first write after the kill needed ≤ ${attemptsMax} ` +
     `attempts (the broken call, then a retry after ${defaultRetry.backoffMsMin} ms that a ` +
     `surviving replica holds up to ${fmtInt(serverLeaderWaitMs)} ms until the new leader is ` +
     `known, src/rpc/proposer.ts), and new leader → first write is p50 ${fmtMs(toWrite.p50)} ms ` +
     `(the leader's no-op commit; the GetStatus poll itself answers late on a loaded host). ` +
-    `Fixes: count the election timeout in elapsed milliseconds (or feed missed ticks) so that ` +
-    `timer lateness does not add to it, and/or a shorter timeout (replica.tick_ms 25 → ` +
-    `${(electionTicks * 25).toFixed(0)}–${(2 * electionTicks * 25 - 25).toFixed(0)} ms); rerun on an idle machine first.`;
+    `What would shorten it: a shorter timeout (replica.tick_ms 25 → ` +
+    `${(electionTicks * 25).toFixed(0)}–${(2 * electionTicks * 25 - 25).toFixed(0)} ms), at the price of ` +
+    `spurious elections on a loaded host; rerun on an idle machine first.`;
   const goals = [
     {
       goal: "Failover: kill -9 leader → first successful write, p99",
