@@ -1,5 +1,6 @@
 // A closed-loop load generator: `concurrency` workers each issue one request at a time, bounded
 // by a request count and a duration, recording every latency.
+import { percentile } from "./report.js";
 
 export interface LoadResult {
   concurrency: number;
@@ -10,12 +11,6 @@ export interface LoadResult {
   p50Ms: number;
   p99Ms: number;
   p999Ms: number;
-}
-
-export function percentile(sortedMs: number[], p: number): number {
-  if (sortedMs.length === 0) return Number.NaN;
-  const i = Math.min(sortedMs.length - 1, Math.ceil((p / 100) * sortedMs.length) - 1);
-  return sortedMs[Math.max(0, i)]!;
 }
 
 export async function runLoad(opts: {
