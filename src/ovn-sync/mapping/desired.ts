@@ -88,8 +88,8 @@ export interface MappingOptions {
   /** DHCP/RA MTU when the subnet has none; default 1442 (1500 less Geneve over IPv4). */
   readonly defaultMtu?: number;
   /**
-   * Map only these VPCs ("{org_id}/{project_id}"): their rows, plus the cluster-wide rows whose
-   * reference sets then hold only this scope's members (the drop group's ports, the external
+   * Map only these VPCs ("{org_id}/{project_id}"): their rows (their drop groups included), plus
+   * the cluster-wide rows whose reference sets then hold only this scope's members (the external
    * switch's ports). The reconciler mutates those sets; it never rewrites them from a scoped map.
    */
   readonly scope?: ReadonlySet<string>;
@@ -218,10 +218,12 @@ export const kinds = {
 
 export type Kind = (typeof kinds)[keyof typeof kinds];
 
-/** Kinds of the rows shared by the whole cluster (no novanet:vpc); every other kind has one. */
+/**
+ * Kinds of the rows shared by the whole cluster (no novanet:vpc); every other kind has one.
+ * (The drop group and its ACLs were cluster-wide, keyed "drop-group:<cluster id>", before they
+ * became one per VPC: such a row left in NB is owned and not desired, so a full pass removes it.)
+ */
 export const clusterWideKinds: ReadonlySet<string> = new Set<Kind>([
-  kinds.dropGroup,
-  kinds.dropAcl,
   kinds.externalSwitch,
   kinds.localnetPort,
 ]);
@@ -378,7 +380,8 @@ export function desiredNorthbound(state: StateReader, options: MappingOptions): 
   }
 
   // --- Ports ---------------------------------------------------------------------------------
-  const portKeys: string[] = [];
+  /** A VPC's VM ports: the members of its drop group. */
+  const vpcPorts = new Map<string, string[]>(vpcs.map((v) => [v.id, []]));
   const groupMembers = new Map<string, string[]>(groups.map((g) => [g.id, []]));
   for (const port of ports) {
     const subnet = subnetById.get(port.subnet_id);
@@ -402,7 +405,9 @@ export function desiredNorthbound(state: StateReader, options: MappingOptions): 
       }),
     });
     switchPorts.get(subnet.id)!.push(key);
-    portKeys.push(key);
+    const members = vpcPorts.get(port.vpc_id);
+    if (members === undefined) throw new Error(`port ${port.id}: no VPC ${port.vpc_id}`);
+    members.push(key);
     for (const sgId of port.security_group_ids) {
       const members = groupMembers.get(sgId);
       if (members === undefined) throw new Error(`port ${port.id}: no security group ${sgId}`);
@@ -483,27 +488,27 @@ export function desiredNorthbound(state: StateReader, options: MappingOptions): 
     });
   }
 
-  // --- The drop group: every VM port, default deny ---------------------------------------------
-  {
-    const pg = names.dropGroup(c);
+  // --- The drop groups: one per VPC with its VM ports, default deny -------------------------
+  for (const vpc of vpcs) {
+    const pg = names.dropGroup(c, vpc.id);
     const acls: string[] = [];
     for (const direction of ["from-lport", "to-lport"] as AclDirection[]) {
-      const key = rowKey(kinds.dropAcl, c, direction);
+      const key = rowKey(kinds.dropAcl, vpc.id, direction);
       b.add("ACL", key, {
         priority: aclPriorityDrop,
         direction,
         match: dropMatch(pg, direction),
         action: "drop",
-        external_ids: b.ids(kinds.dropAcl, c, key),
+        external_ids: b.ids(kinds.dropAcl, vpc.id, key, { [vpcKey]: vpc.id }),
       });
       acls.push(key);
     }
-    const key = rowKey(kinds.dropGroup, c);
+    const key = rowKey(kinds.dropGroup, vpc.id);
     b.add("Port_Group", key, {
       name: pg,
-      ports: sortedKeys(portKeys),
+      ports: sortedKeys(vpcPorts.get(vpc.id)!),
       acls: sortedKeys(acls),
-      external_ids: b.ids(kinds.dropGroup, c, key),
+      external_ids: b.ids(kinds.dropGroup, vpc.id, key, { [vpcKey]: vpc.id }),
     });
   }
 

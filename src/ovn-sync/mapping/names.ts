@@ -42,7 +42,9 @@ export const names = {
   /** ovn-nbctl's convention for Gateway_Chassis names: "<lrp>_<chassis>". */
   gatewayChassis: (lrpName: string, chassis: string) => `${lrpName}_${chassis}`,
   securityGroup: (c: string, sgId: string) => `nv_sg_${shortHash(c, "sg", sgId)}`,
-  dropGroup: (c: string) => `nv_drop_${shortHash(c, "drop", c)}`,
+  /** A VPC's default-deny group. The role differs from the old cluster-wide group's ("drop",
+   * hashed over the cluster id), so a VPC's group never takes that name while it still exists. */
+  dropGroup: (c: string, vpcId: string) => `nv_drop_${shortHash(c, "vpc-drop", vpcId)}`,
   portForwarding: (c: string, id: string) => `nvpf-${shortHash(c, "pf", id)}`,
 } as const;
 

@@ -11,7 +11,7 @@ export const kindKey = "novanet:kind";
 export const idKey = "novanet:id";
 export const keyKey = "novanet:key";
 /** On every row derived from one VPC (= one project): "{org_id}/{project_id}". Cluster-wide rows
- * (the drop group and its ACLs, the external switch and its localnet port) have none. */
+ * (the external switch and its localnet port) have none. */
 export const vpcKey = "novanet:vpc";
 
 export type StringMap = Readonly<Record<string, string>>;

@@ -29,7 +29,7 @@ function stringOf(value: unknown): string | undefined {
 }
 
 /**
- * The keys of the cluster-wide rows name their cluster ("drop-group:<id>"): an adopted one is
+ * The keys of the cluster-wide rows name their cluster ("external-switch:<id>"): an adopted one is
  * indexed under our key, so that the row is kept and rewritten in place (its uuid, and the
  * references to it, stay) rather than deleted and created anew.
  */

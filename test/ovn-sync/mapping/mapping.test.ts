@@ -289,36 +289,64 @@ describe("Security group → Port_Group + ACLs", () => {
     );
   });
 
-  it("the drop group holds every VM port and drops all IP both ways at 1001", () => {
-    const pg = row(desired, "Port_Group", rowKey(kinds.dropGroup, c));
-    expect(pg.name).toBe(names.dropGroup(c));
-    expect(pg.ports).toEqual(
-      Object.values(f.ports)
-        .map((p) => rowKey(kinds.port, p))
-        .sort(),
+  it("each VPC's drop group holds exactly its VM ports and drops all IP both ways at 1001", () => {
+    const globexVpc = "globex/shop";
+    const vpcPorts: [string, string[]][] = [
+      [acmeVpc, [f.ports.p1, f.ports.p2, f.ports.p3, f.ports.p4]],
+      [globexVpc, [f.ports.p5]],
+    ];
+    // One drop group per VPC, and no other (no cluster-wide one).
+    const dropGroups = [...desired.tables.Port_Group.entries()].filter(
+      ([, pg]) => pg.external_ids["novanet:kind"] === "drop-group",
     );
-    expect(pg.acls.map((k) => row(desired, "ACL", k))).toEqual([
-      {
-        priority: 1001,
-        direction: "from-lport",
-        match: `inport == @${pg.name} && ip`,
-        action: "drop",
-        external_ids: ids("drop-acl", c, rowKey(kinds.dropAcl, c, "from-lport")),
-      },
-      {
-        priority: 1001,
-        direction: "to-lport",
-        match: `outport == @${pg.name} && ip`,
-        action: "drop",
-        external_ids: ids("drop-acl", c, rowKey(kinds.dropAcl, c, "to-lport")),
-      },
-    ]);
+    expect(dropGroups.map(([key]) => key).sort()).toEqual(
+      vpcPorts.map(([vpc]) => rowKey(kinds.dropGroup, vpc)).sort(),
+    );
+    for (const [vpc, ports] of vpcPorts) {
+      const key = rowKey(kinds.dropGroup, vpc);
+      const pg = row(desired, "Port_Group", key);
+      expect(pg.name).toBe(names.dropGroup(c, vpc));
+      expect(pg.name).toMatch(/^nv_drop_[0-9a-f]{20}$/);
+      expect(pg.name).toMatch(portGroupNamePattern);
+      expect(pg.external_ids).toEqual(ids("drop-group", vpc, key, vpc));
+      expect(pg.ports).toEqual(ports.map((p) => rowKey(kinds.port, p)).sort());
+      expect(pg.acls.map((k) => row(desired, "ACL", k))).toEqual([
+        {
+          priority: 1001,
+          direction: "from-lport",
+          match: `inport == @${pg.name} && ip`,
+          action: "drop",
+          external_ids: ids("drop-acl", vpc, rowKey(kinds.dropAcl, vpc, "from-lport"), vpc),
+        },
+        {
+          priority: 1001,
+          direction: "to-lport",
+          match: `outport == @${pg.name} && ip`,
+          action: "drop",
+          external_ids: ids("drop-acl", vpc, rowKey(kinds.dropAcl, vpc, "to-lport"), vpc),
+        },
+      ]);
+    }
+    // Every VM port is in exactly one drop group: its own VPC's.
+    const allPorts = vpcPorts.flatMap(([, ports]) => ports.map((p) => rowKey(kinds.port, p)));
+    expect(dropGroups.flatMap(([, pg]) => pg.ports).sort()).toEqual(allPorts.sort());
+    expect(names.dropGroup(c, acmeVpc)).not.toBe(names.dropGroup(c, globexVpc));
   });
 
-  it("a port with no group is only in the drop group (default deny)", () => {
+  it("a VPC with no ports still has its (empty) drop group", () => {
+    const h = buildFixture();
+    const empty = h.harness.client("initech", "lab");
+    empty.ok("CreateVpc", { name: "lab", cidr: "10.9.0.0/16" });
+    const d = desiredNorthbound(h.harness.sm, options);
+    const pg = row(d, "Port_Group", rowKey(kinds.dropGroup, empty.vpcId));
+    expect(pg.ports).toEqual([]);
+    expect(pg.acls).toHaveLength(2);
+  });
+
+  it("a port with no group is only in its VPC's drop group (default deny)", () => {
     const key = rowKey(kinds.port, f.ports.p3);
     const groups = [...desired.tables.Port_Group.values()].filter((pg) => pg.ports.includes(key));
-    expect(groups.map((g) => g.name)).toEqual([names.dropGroup(c)]);
+    expect(groups.map((g) => g.name)).toEqual([names.dropGroup(c, acmeVpc)]);
   });
 });
 

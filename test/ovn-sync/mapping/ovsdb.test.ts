@@ -227,7 +227,7 @@ describe("desired rows on a real OVN Northbound", () => {
       `inport == "${port}" && eth.src == ${mac} && eth.dst == ${router.mac} && ip4.src == ${ip} && ip4.dst == 8.8.8.8 && ip.ttl == 64 && udp && udp.dst == 53`,
     ]);
     expect(stderr).not.toMatch(/pars|error|WARN/i);
-    const drop = names.dropGroup(options.clusterId);
+    const drop = names.dropGroup(options.clusterId, "acme/web");
     expect(stdout).toMatch(new RegExp(`ls_in_acl .*inport == @${drop} && ip\\)?, priority 2001`));
     expect(stdout).toMatch(/drop;\s*$/);
   });

@@ -1,5 +1,6 @@
 // A scoped mapping (options.scope) gives exactly the full mapping's rows of those VPCs, plus the
-// cluster-wide rows whose reference sets hold only the scope's members.
+// cluster-wide rows (external switch, localnet port) whose reference sets hold only the scope's
+// members; a VPC's drop group is one of its own rows.
 
 import { describe, expect, it } from "vitest";
 import {
@@ -48,12 +49,25 @@ describe("scoped mapping", () => {
         expect(rowsOf(scoped, (ids) => ids[vpcKey] !== undefined && ids[vpcKey] !== vpc).size).toBe(
           0,
         );
+        // The VPC's own drop group holds exactly that VPC's VM ports, and is the only one.
+        const drops = [...scoped.tables.Port_Group.values()].filter(
+          (r) => r.external_ids["novanet:kind"] === "drop-group",
+        );
+        expect(drops.map((r) => r.external_ids[vpcKey])).toEqual([vpc]);
+        const vmPorts = [...scoped.tables.Logical_Switch_Port]
+          .filter(([, r]) => r.external_ids["novanet:kind"] === "port")
+          .map(([key]) => key)
+          .sort();
+        expect(vmPorts.length).toBeGreaterThan(0);
+        expect(drops[0]!.ports).toEqual(vmPorts);
+        for (const port of drops[0]!.ports)
+          expect(scoped.tables.Logical_Switch_Port.get(port)?.external_ids[vpcKey]).toBe(vpc);
         // Cluster-wide rows are there, their sets restricted to the scope.
-        const drop = [...scoped.tables.Port_Group.values()].find(
+        const ext = [...scoped.tables.Logical_Switch.values()].find(
           (r) => r.external_ids[vpcKey] === undefined,
         );
-        expect(drop).toBeDefined();
-        for (const port of drop!.ports)
+        expect(ext).toBeDefined();
+        for (const port of ext!.ports)
           expect(scoped.tables.Logical_Switch_Port.has(port)).toBe(true);
       });
     }
@@ -61,7 +75,7 @@ describe("scoped mapping", () => {
   it("every row but the cluster-wide ones carries novanet:vpc", () => {
     const untagged = rowsOf(full, (ids) => ids[vpcKey] === undefined);
     expect([...untagged.keys()].map((k) => k.split(":")[0]).sort()).toEqual(
-      ["drop-acl", "drop-acl", "drop-group", "external-switch", "localnet-port"].sort(),
+      ["external-switch", "localnet-port"].sort(),
     );
   });
 });

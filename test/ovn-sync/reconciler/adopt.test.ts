@@ -5,7 +5,15 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { OvnSync } from "../../../src/ovn-sync/index.js";
 import { keyKey, ownerKey, tableNames } from "../../../src/ovn-sync/mapping/index.js";
-import type { NbRows, OvsdbClient } from "../../../src/ovn-sync/ovsdb/index.js";
+import {
+  NB_DATABASE,
+  type NbRows,
+  namedUuid,
+  type OvsdbClient,
+  ovsMap,
+  ovsSet,
+  uuid as uuidAtom,
+} from "../../../src/ovn-sync/ovsdb/index.js";
 import type { Atom } from "../../../src/ovn-sync/ovsdb/values.js";
 import { NetworkStateMachine, rebaseSnapshot } from "../../../src/statemachine/index.js";
 import { type Client, mac, uuid } from "../../statemachine/harness.js";
@@ -143,6 +151,7 @@ describe("adopting the rows of the cluster a backup came from", () => {
     b.timeMs = a.timeMs;
     const acme = b.client("acme", "p", "restored-acme");
     const globex = b.client("globex", "p", "restored-globex");
+    const acmeVpc = acme.vpcId;
     globex.ok("DeleteVpc", { vpc_id: globex.vpcId, cascade: true });
     acme.ok("DeletePort", { port_id: uuid(101) });
     acme.ok("CreatePort", {
@@ -151,6 +160,46 @@ describe("adopting the rows of the cluster a backup came from", () => {
       mac_address: mac(199),
       security_group_ids: ["web"],
     });
+
+    // A also left what NovaNET wrote before the drop groups were split per VPC: one cluster-wide
+    // drop group keyed by its cluster id, with every VM port, and its two ACLs. Not desired by
+    // B (its key is not rewritten: the kind is no longer cluster-wide), so it must go.
+    const aPorts = [...obs.cache.table("Logical_Switch_Port").values()]
+      .filter(
+        (r) => r.external_ids[ownerKey] === oldId && r.external_ids["novanet:kind"] === "port",
+      )
+      .map((r) => uuidAtom(r._uuid));
+    expect(aPorts.length).toBe(6);
+    const legacyIds = (kind: string, key: string) =>
+      ovsMap({ [ownerKey]: oldId, "novanet:kind": kind, "novanet:id": oldId, [keyKey]: key });
+    await obs.transact(NB_DATABASE, [
+      ...(["from-lport", "to-lport"] as const).map((direction, i) => ({
+        op: "insert" as const,
+        table: "ACL" as const,
+        "uuid-name": `acl${i}`,
+        row: {
+          priority: 1001,
+          direction,
+          match: `${direction === "from-lport" ? "inport" : "outport"} == @nv_drop_legacy && ip`,
+          action: "drop",
+          external_ids: legacyIds("drop-acl", `drop-acl:${oldId}:${direction}`),
+        },
+      })),
+      {
+        op: "insert" as const,
+        table: "Port_Group" as const,
+        row: {
+          name: "nv_drop_legacy",
+          ports: ovsSet(aPorts),
+          acls: ovsSet([namedUuid("acl0"), namedUuid("acl1")]),
+          external_ids: legacyIds("drop-group", `drop-group:${oldId}`),
+        },
+      },
+    ] as never);
+    await until(
+      () => rows().some((r) => r.key === `drop-group:${oldId}`),
+      () => "legacy drop group not seen",
+    );
 
     const sync = newSync([server.unixRemote], b, { clusterId: newId, adoptOwners: [oldId] });
     syncs.push(sync);
@@ -184,8 +233,27 @@ describe("adopting the rows of the cluster a backup came from", () => {
       expect(now.uuid, `${r.table} ${r.key}`).toBe(r.uuid);
       kept++;
     }
-    const dropGroup = before.find((r) => r.owner === oldId && r.key.startsWith("drop-group:"));
-    expect(byKey.get(`drop-group:${newId}`)?.uuid).toBe(dropGroup?.uuid);
+    // acme's drop group (a VPC row) and the external switch (cluster-wide, matched across ids).
+    for (const [oldKey, newKey] of [
+      [`drop-group:${acmeVpc}`, `drop-group:${acmeVpc}`],
+      [`external-switch:${oldId}`, `external-switch:${newId}`],
+    ] as const) {
+      const was = before.find((r) => r.owner === oldId && r.key === oldKey);
+      expect(was, oldKey).toBeDefined();
+      expect(byKey.get(newKey)?.uuid, newKey).toBe(was?.uuid);
+    }
+    // The old cluster-wide drop group is gone with its ACLs, and none was made for B.
+    expect(
+      after
+        .filter((r) => r.owner === newId && r.key.startsWith("drop-"))
+        .map((r) => r.key)
+        .sort(),
+    ).toEqual([
+      `drop-acl:${acmeVpc}:from-lport`,
+      `drop-acl:${acmeVpc}:to-lport`,
+      `drop-group:${acmeVpc}`,
+    ]);
+    expect(after.some((r) => r.key.includes(`:${oldId}`) && r.owner !== thirdId)).toBe(false);
     expect(kept).toBeGreaterThan(15);
     // Not desired any more: the deleted port's LSP and all of globex's rows.
     expect(lsp(101)).toBeUndefined();

@@ -201,9 +201,8 @@ describe("foreign rows", () => {
   it("are never modified or deleted, nor unlinked from our sets", async () => {
     const ourLs = one("Logical_Switch", `switch:${acme.child("default")}`);
     const ourPg = one("Port_Group", `security-group:${acme.child("web")}`);
-    const dropPg = [...obs.cache.table("Port_Group").values()].find(
-      (r) => r.external_ids["novanet:kind"] === "drop-group",
-    )!;
+    // acme's drop group: the incremental passes below change its members.
+    const dropPg = one("Port_Group", `drop-group:${acme.vpcId}`);
     const other = {
       "novanet:owner": "other-cluster",
       "novanet:key": `switch:${acme.child("default")}`,
@@ -352,9 +351,56 @@ describe("a row that cannot be written", () => {
 
 describe("a missing cluster-wide row", () => {
   it("turns an incremental pass into a full one (the shared sets need every VPC)", async () => {
-    const drop = [...obs.cache.table("Port_Group").values()].find(
-      (r) => r.external_ids["novanet:kind"] === "drop-group",
-    )!;
+    const ext = one("Logical_Switch", `external-switch:${clusterId}`);
+    // Both VPCs have a gateway port on it, plus the localnet port.
+    expect(ext.ports.length).toBe(3);
+    await tx([{ op: "delete", table: "Logical_Switch", where: whereUuid(ext._uuid) }]);
+    await until(
+      () => obs.cache.get("Logical_Switch", ext._uuid) === undefined,
+      () => "external switch still there",
+    );
+    await new Promise((r) => setTimeout(r, 200)); // the sync's monitor sees it too
+    const fullSyncs = sync.status().fullSyncs;
+    acme.ok("AttachPort", { port_id: uuid(10), vm_id: "vm-10b" });
+    await converged(sync, obs, h);
+    expect(sync.status().fullSyncs).toBe(fullSyncs + 1);
+    // Both VPCs' gateway ports are back on the external switch.
+    const again = one("Logical_Switch", `external-switch:${clusterId}`);
+    expect(again.ports.length).toBe(3);
+  });
+});
+
+describe("the drop groups", () => {
+  const dropGroups = () =>
+    [...obs.cache.table("Port_Group").values()].filter(
+      (r) =>
+        r.external_ids["novanet:owner"] === clusterId &&
+        r.external_ids["novanet:kind"] === "drop-group",
+    );
+
+  it("are one per VPC, each holding exactly that VPC's ports", () => {
+    const groups = dropGroups();
+    expect(groups.map((g) => g.external_ids["novanet:vpc"]).sort()).toEqual(
+      [acme.vpcId, globex.vpcId].sort(),
+    );
+    for (const g of groups) {
+      const vpc = g.external_ids["novanet:vpc"];
+      const ports = [...h.sm.ports()]
+        .filter((p) => p.vpc_id === vpc)
+        .map((p) => one("Logical_Switch_Port", `port:${p.id}`)._uuid)
+        .sort();
+      expect(ports.length).toBeGreaterThan(0);
+      // (acme's also holds the foreign port the test above put there: foreign members stay.)
+      const ownedMembers = g.ports.filter(
+        (u) => obs.cache.get("Logical_Switch_Port", u)?.external_ids["novanet:owner"] === clusterId,
+      );
+      expect(ownedMembers.sort()).toEqual(ports);
+      expect(g.acls.length).toBe(2);
+    }
+  });
+
+  it("a deleted one is recreated by its VPC's incremental pass (it is not cluster-wide)", async () => {
+    const drop = one("Port_Group", `drop-group:${globex.vpcId}`);
     await tx([{ op: "delete", table: "Port_Group", where: whereUuid(drop._uuid) }]);
     await until(
       () => obs.cache.get("Port_Group", drop._uuid) === undefined,
@@ -362,13 +408,94 @@ describe("a missing cluster-wide row", () => {
     );
     await new Promise((r) => setTimeout(r, 200)); // the sync's monitor sees it too
     const fullSyncs = sync.status().fullSyncs;
-    acme.ok("AttachPort", { port_id: uuid(10), vm_id: "vm-10b" });
+    globex.ok("AttachPort", { port_id: uuid(20), vm_id: "vm-20b" });
     await converged(sync, obs, h);
-    expect(sync.status().fullSyncs).toBe(fullSyncs + 1);
-    // Both VPCs' ports are back in the drop group.
-    const again = [...obs.cache.table("Port_Group").values()].find(
-      (r) => r.external_ids["novanet:kind"] === "drop-group",
-    )!;
-    expect(again.ports.length).toBe([...h.sm.ports()].length);
+    expect(sync.status().fullSyncs).toBe(fullSyncs);
+    const again = one("Port_Group", `drop-group:${globex.vpcId}`);
+    expect(again.ports.length).toBe(
+      [...h.sm.ports()].filter((p) => p.vpc_id === globex.vpcId).length,
+    );
+    expect(again.acls.length).toBe(2);
+  });
+
+  it("the old cluster-wide drop group (before the split) is removed by a full pass", async () => {
+    // What NB holds after the older NovaNET: one drop group with every VM port, keyed by the
+    // cluster, with no novanet:vpc, and its two drop ACLs.
+    const ports = [...obs.cache.table("Logical_Switch_Port").values()]
+      .filter(
+        (r) =>
+          r.external_ids["novanet:owner"] === clusterId &&
+          r.external_ids["novanet:kind"] === "port",
+      )
+      .map((r) => uuidAtom(r._uuid));
+    expect(ports.length).toBe([...h.sm.ports()].length);
+    const legacyName = "nv_drop_legacy0123456789";
+    const ids = (kind: string, key: string) =>
+      ovsMap({
+        "novanet:owner": clusterId,
+        "novanet:kind": kind,
+        "novanet:id": clusterId,
+        "novanet:key": key,
+      });
+    await tx([
+      ...(["from-lport", "to-lport"] as const).map((direction, i) => ({
+        op: "insert",
+        table: "ACL",
+        "uuid-name": `acl${i}`,
+        row: {
+          priority: 1001,
+          direction,
+          match: `${direction === "from-lport" ? "inport" : "outport"} == @${legacyName} && ip`,
+          action: "drop",
+          external_ids: ids("drop-acl", `drop-acl:${clusterId}:${direction}`),
+        },
+      })),
+      {
+        op: "insert",
+        table: "Port_Group",
+        row: {
+          name: legacyName,
+          ports: ovsSet(ports),
+          acls: ovsSet([namedUuid("acl0"), namedUuid("acl1")]),
+          external_ids: ids("drop-group", `drop-group:${clusterId}`),
+        },
+      },
+    ]);
+    const legacy = () => owned("Port_Group", `drop-group:${clusterId}`);
+    const legacyAcls = () =>
+      [...obs.cache.table("ACL").values()].filter((r) =>
+        r.external_ids["novanet:key"]?.startsWith(`drop-acl:${clusterId}:`),
+      );
+    await until(
+      () => legacy().length === 1 && legacyAcls().length === 2,
+      () => "legacy drop group not seen",
+    );
+    await new Promise((r) => setTimeout(r, 200)); // the sync's monitor sees it too
+    // An incremental pass does not look at it (it belongs to no VPC and is no cluster-wide kind).
+    acme.ok("CreatePort", {
+      port_id: uuid(60),
+      subnet_id: acme.child("default"),
+      mac_address: mac(60),
+    });
+    await until(
+      () =>
+        sync.status().syncedIndex >= h.index &&
+        sync.status().phase === "in-sync" &&
+        owned("Logical_Switch_Port", `port:${uuid(60)}`).length === 1,
+      () => JSON.stringify(sync.status()),
+    );
+    expect(differences(obs, desiredOf(h)).sort()).toEqual([
+      `extra ACL drop-acl:${clusterId}:from-lport`,
+      `extra ACL drop-acl:${clusterId}:to-lport`,
+      `extra Port_Group drop-group:${clusterId}`,
+    ]);
+    // A full pass (the first one of every leadership) removes it and its ACLs.
+    await fullPass();
+    await until(
+      () => legacy().length === 0 && legacyAcls().length === 0,
+      () => "legacy drop group still there",
+    );
+    expect(differences(obs, desiredOf(h))).toEqual([]);
+    expect(dropGroups().length).toBe(2);
   });
 });
