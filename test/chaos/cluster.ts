@@ -28,6 +28,7 @@ import {
   type ReplicaProcess,
 } from "../../cluster/lib/replica-processes.js";
 import { ClusterClient, type ClusterStatus } from "../../src/client/index.js";
+import { createRng } from "./toxiproxy/toxics.js";
 
 export interface ChaosClusterOptions {
   replicas: 3 | 5;
@@ -48,18 +49,6 @@ export interface ChaosClusterOptions {
 export type LinkRef = { from: string; to: string } | string;
 
 type Stream = "upstream" | "downstream";
-
-/** Seeded PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Polls `ok` every 200 ms until it holds, or throws after ms. */
 async function until_(what: string, ms: number, ok: () => Promise<boolean>): Promise<void> {
@@ -91,7 +80,7 @@ export class ChaosCluster {
     readonly peerListen: Map<string, number>,
   ) {
     this.ids = local.replicas.map((r) => r.spec.id);
-    this.#random = rng(seed);
+    this.#random = createRng(seed);
     this.#admin = ClusterClient.connect({
       endpoints: local.endpoints(),
       deadlineMs: 2000,

@@ -40,6 +40,7 @@ import { ChaosCluster } from "./cluster.js";
 import { HistoryRecorder, readHistory } from "./history/recorder.js";
 import type { ClassifyOptions, HistoryEvent, OpName } from "./history/types.js";
 import { startToxiproxyServer } from "./toxiproxy/index.js";
+import { createRng } from "./toxiproxy/toxics.js";
 
 // ---- options and profiles ---------------------------------------------------------------------
 
@@ -112,18 +113,6 @@ export interface RunResult {
 }
 
 // ---- PRNG and schedule ------------------------------------------------------------------------
-
-/** mulberry32. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
 const between = (r: () => number, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
@@ -207,7 +196,7 @@ export function makeSchedule(
   replicas: 3 | 5,
   faultMs: number,
 ): Schedule {
-  const r = prng(seed ^ 0x5eed);
+  const r = createRng(seed ^ 0x5eed);
   const ids = Array.from({ length: replicas }, (_, i) => `n${i + 1}`);
   const peerLink = () => {
     const from = pick(r, ids);
@@ -910,7 +899,7 @@ export async function runChaos(o: RunOptions): Promise<RunResult> {
         projectId: t.project,
       });
       clients.push(client);
-      const w = new Worker(i, client, t, rec, prng(o.seed * 1000 + i + 1), stats);
+      const w = new Worker(i, client, t, rec, createRng(o.seed * 1000 + i + 1), stats);
       const wr = w.random;
       workers.push(
         (async () => {
