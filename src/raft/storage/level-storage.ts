@@ -191,36 +191,11 @@ export class LevelStorage {
   bootstrap(args: { clusterId: string; confState: ConfState }): Promise<void> {
     return this.exclusive(async () => {
       assert(args.clusterId !== "", "bootstrap: clusterId must not be empty");
-      const [anyKey] = await this.db.keys({ limit: 1 }).all();
-      if (anyKey !== undefined) {
-        throw new AssertionError(`bootstrap: store is not empty, it holds ${describeKey(anyKey)}`);
-      }
-      const hardState: HardState = { term: 0, vote: "", commit: 0 };
       const snapshot: Snapshot = {
         meta: { index: 0, term: 0, confState: args.confState },
         data: new Uint8Array(0),
       };
-      await this.mutate(async () => {
-        const seq = 1;
-        const meta = await this.writeSnapshotFile(snapshot, seq);
-        await this.db.batch(
-          [
-            put(snapshotMetaKey, frame("snapshot-meta", meta)),
-            put(hardStateKey, frame("hard-state", hardState)),
-            put(confStateKey, frame("conf-state", args.confState)),
-            put(clusterMetaKey, frame("cluster-meta", { clusterId: args.clusterId })),
-          ],
-          { sync: true },
-        );
-        this.view = {
-          snapIndex: 0,
-          snapTerm: 0,
-          snapSeq: seq,
-          lastIndex: 0,
-          lastTerm: 0,
-          hardState,
-        };
-      });
+      await this.initialize("bootstrap", args.clusterId, snapshot);
     });
   }
 
@@ -239,33 +214,43 @@ export class LevelStorage {
         () => `seed: snapshot position ${index}/${term} must be positive`,
       );
       assert(confState.voters.length > 0, "seed: the snapshot's membership has no voters");
-      const [anyKey] = await this.db.keys({ limit: 1 }).all();
-      if (anyKey !== undefined) {
-        throw new AssertionError(`seed: store is not empty, it holds ${describeKey(anyKey)}`);
-      }
-      const hardState: HardState = { term, vote: "", commit: index };
-      await this.mutate(async () => {
-        const seq = 1;
-        const meta = await this.writeSnapshotFile(snapshot, seq);
-        // Cluster meta last in the batch, but the batch is atomic: a crash leaves all or nothing.
-        await this.db.batch(
-          [
-            put(snapshotMetaKey, frame("snapshot-meta", meta)),
-            put(hardStateKey, frame("hard-state", hardState)),
-            put(confStateKey, frame("conf-state", confState)),
-            put(clusterMetaKey, frame("cluster-meta", { clusterId })),
-          ],
-          { sync: true },
-        );
-        this.view = {
-          snapIndex: index,
-          snapTerm: term,
-          snapSeq: seq,
-          lastIndex: index,
-          lastTerm: term,
-          hardState,
-        };
-      });
+      await this.initialize("seed", clusterId, snapshot);
+    });
+  }
+
+  /**
+   * The first write to an empty store (bootstrap, seed): the snapshot with its membership, the
+   * hard state { term, commit } at its position, the cluster id; nothing else. Refuses a store
+   * that holds anything.
+   */
+  private async initialize(op: string, clusterId: string, snapshot: Snapshot): Promise<void> {
+    const { index, term, confState } = snapshot.meta;
+    const [anyKey] = await this.db.keys({ limit: 1 }).all();
+    if (anyKey !== undefined) {
+      throw new AssertionError(`${op}: store is not empty, it holds ${describeKey(anyKey)}`);
+    }
+    const hardState: HardState = { term, vote: "", commit: index };
+    await this.mutate(async () => {
+      const seq = 1;
+      const meta = await this.writeSnapshotFile(snapshot, seq);
+      // One atomic batch: a crash leaves all of it or nothing.
+      await this.db.batch(
+        [
+          put(snapshotMetaKey, frame("snapshot-meta", meta)),
+          put(hardStateKey, frame("hard-state", hardState)),
+          put(confStateKey, frame("conf-state", confState)),
+          put(clusterMetaKey, frame("cluster-meta", { clusterId })),
+        ],
+        { sync: true },
+      );
+      this.view = {
+        snapIndex: index,
+        snapTerm: term,
+        snapSeq: seq,
+        lastIndex: index,
+        lastTerm: term,
+        hardState,
+      };
     });
   }
 
