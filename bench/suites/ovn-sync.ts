@@ -199,9 +199,7 @@ async function benchE2e(ctx: SuiteContext, cleanup: CleanupStack): Promise<E2eRe
   cleanup.push(async () => {
     await LocalOvn.attach(ovnDir)?.stop();
   });
-  await LocalOvn.start({ dir: ovnDir, chassis: true });
-  const ovn = LocalOvn.attach(ovnDir);
-  if (ovn === undefined) throw new Error("local OVN started but its state is missing");
+  const ovn = await LocalOvn.start({ dir: ovnDir, chassis: true });
   progress.log("  starting 3 NovaNET replicas");
   const cluster = await LocalCluster.create({
     kind: "novanet",
