@@ -229,7 +229,6 @@ export class RaftNode<Result = unknown> {
   #unsavedHardState: HardState | undefined;
   readonly #leaderListeners = new Set<(leader: NodeId, term: number) => void>();
   #lastLeader: NodeId = "";
-  #wasLeader = false;
   readonly #joinPeers: Record<NodeId, string>;
 
   private constructor(opts: RaftNodeOptions<Result>, storage: LevelStorage) {
@@ -753,7 +752,7 @@ export class RaftNode<Result = unknown> {
       const pending = this.#reads.get(rs.context);
       if (pending !== undefined) pending.index = rs.index;
     }
-    if (rd.softState && rd.softState.role !== "leader" && this.#wasLeader) {
+    if (rd.softState && rd.softState.role !== "leader" && this.#role === "leader") {
       // Fail fast instead of waiting out the timeout: the entries may still commit under the
       // next leader, so callers retry only with the same request id (which is deduplicated).
       this.#failPendingProposals(
@@ -764,10 +763,7 @@ export class RaftNode<Result = unknown> {
         ),
       );
     }
-    if (rd.softState) {
-      this.#wasLeader = rd.softState.role === "leader";
-      this.#role = rd.softState.role;
-    }
+    if (rd.softState) this.#role = rd.softState.role;
     if (rd.softState && rd.softState.leader !== this.#lastLeader) {
       this.#lastLeader = rd.softState.leader;
       const term = rd.hardState?.term ?? this.#node.status().term;
