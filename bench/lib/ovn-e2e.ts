@@ -7,8 +7,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { type LocalOvn, waitFor } from "../../cluster/lib/local-ovn.js";
 import type { NetworkClient } from "../../src/client/index.js";
 import { OvsdbClient } from "../../src/ovn-sync/ovsdb/index.js";
-import { pidCpuMs } from "./ovn-resync.js";
-import { type Percentiles, percentiles } from "./report.js";
+
+import { type Percentiles, percentiles, pidCpuMs, pidRunQueueMs } from "./report.js";
 
 const now = () => performance.now();
 
@@ -187,15 +187,6 @@ function cpuPressureUs(): number {
   try {
     const m = /^some .*total=(\d+)/m.exec(readFileSync("/proc/pressure/cpu", "utf8"));
     return m ? Number(m[1]) : Number.NaN;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/** Time the main (JS) thread of a process waited on a run queue, ms (/proc/<pid>/schedstat). */
-function pidRunQueueMs(pid: number): number {
-  try {
-    return Number(readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[1]) / 1e6;
   } catch {
     return Number.NaN;
   }

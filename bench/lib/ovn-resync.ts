@@ -33,7 +33,7 @@ import {
   NetworkStateMachine,
   type TenantCommand,
 } from "../../src/statemachine/index.js";
-import { type CleanupStack, type Progress, pidRssBytes } from "./report.js";
+import { type CleanupStack, type Progress, pidCpuMs, pidRssBytes } from "./report.js";
 
 const now = () => performance.now();
 
@@ -330,17 +330,6 @@ interface Clock {
   t: number;
   cpu: NodeJS.CpuUsage;
   nbCpuMs: number;
-}
-
-/** CPU time of a process from /proc/<pid>/stat (utime + stime, USER_HZ = 100). */
-export function pidCpuMs(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return Number.NaN;
-  }
 }
 
 function clock(nbPid: number): Clock {

@@ -318,3 +318,30 @@ export function pidRssBytes(pid: number): number {
     return Number.NaN;
   }
 }
+
+/** User + system CPU time of a process so far, ms (/proc/<pid>/stat; NaN when it is gone). */
+export function pidCpuMs(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the ")" of the command name: state is field 3, utime 14, stime 15, in
+    // USER_HZ (100 on Linux) ticks.
+    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(rest[11]) + Number(rest[12])) * 10;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * Time a process's main thread (Node's event loop) was runnable but waiting for a CPU so far, ms
+ * (/proc/<pid>/schedstat run delay): on a busy machine this, not the work, is where latency goes.
+ */
+export function pidRunQueueMs(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[1]) / 1e6;
+  } catch {
+    return Number.NaN;
+  }
+}

@@ -2,7 +2,6 @@
 // no OVN), side by side with a 3-member etcd on the same machine: plain Puts, and IP allocation
 // the way etcd-backed IPAMs do it (compare-and-swap on a per-subnet bitmap, bench/lib/etcd-ipam.ts).
 // Both sides allocate from the same number of /16 subnets with the same closed-loop load generator.
-import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -20,6 +19,8 @@ import {
   type Goal,
   lineChart,
   type Progress,
+  pidCpuMs,
+  pidRunQueueMs,
   type Suite,
   type SuiteContext,
   type Table,
@@ -100,34 +101,6 @@ interface Level {
 
 // ---- CPU accounting -------------------------------------------------------------------------
 
-const clockTicks = 100; // USER_HZ on Linux (getconf CLK_TCK)
-
-/** User + system CPU seconds of a process so far (NaN when it is gone). */
-export function pidCpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return Number.NaN;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Fields after the ")" of the command name: state is field 3, utime 14, stime 15.
-    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(rest[11]) + Number(rest[12])) / clockTicks;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/**
- * Seconds the process's main thread (Node's event loop) was runnable but waiting for a CPU
- * (schedstat run delay): on a busy machine this, not the work itself, can be where latency goes.
- */
-export function pidRunDelaySeconds(pid: number | undefined): number {
-  if (pid === undefined) return Number.NaN;
-  try {
-    return Number(readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[1]) / 1e9;
-  } catch {
-    return Number.NaN;
-  }
-}
-
 /** Per process, in % of the interval: CPU used, and time runnable but waiting for a CPU. */
 export interface CpuShares {
   cpu: Record<string, number>;
@@ -138,16 +111,14 @@ export interface CpuShares {
 function cpuMeter(pids: Record<string, number | undefined>): () => CpuShares {
   const named = { ...pids, bench: process.pid };
   const t0 = performance.now();
-  const cpu0 = Object.fromEntries(Object.entries(named).map(([k, p]) => [k, pidCpuSeconds(p)]));
-  const wait0 = Object.fromEntries(
-    Object.entries(named).map(([k, p]) => [k, pidRunDelaySeconds(p)]),
-  );
+  const cpu0 = Object.fromEntries(Object.entries(named).map(([k, p]) => [k, pidCpuMs(p)]));
+  const wait0 = Object.fromEntries(Object.entries(named).map(([k, p]) => [k, pidRunQueueMs(p)]));
   return () => {
-    const s = (performance.now() - t0) / 1000;
+    const ms = performance.now() - t0;
     const out: CpuShares = { cpu: {}, runDelay: {} };
     for (const [k, p] of Object.entries(named)) {
-      out.cpu[k] = ((pidCpuSeconds(p) - cpu0[k]!) / s) * 100;
-      out.runDelay[k] = ((pidRunDelaySeconds(p) - wait0[k]!) / s) * 100;
+      out.cpu[k] = ((pidCpuMs(p) - cpu0[k]!) / ms) * 100;
+      out.runDelay[k] = ((pidRunQueueMs(p) - wait0[k]!) / ms) * 100;
     }
     return out;
   };
